@@ -1,0 +1,94 @@
+"""Every tunable default and environment variable name, in one place.
+
+Settings (``events.config.Settings``) start from these values; the environment and keyword
+arguments override them.
+"""
+
+from __future__ import annotations
+
+SIGNATURE_TOLERANCE_S = 300
+"""Largest accepted distance between ``webhook-timestamp`` and now (Standard Webhooks: 5 min)."""
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest accepted request body on ``POST /events``; larger ones get 413."""
+
+CLAIM_LEASE_S = 60.0
+"""How long a worker owns an inbox entry before another worker may take it over."""
+
+COMPLETED_TTL_S = 7 * 24 * 3600.0
+"""How long a processed event id is remembered for de-duplication (OpenAI retries up to 72 h)."""
+
+MAX_ATTEMPTS = 5
+"""Processing attempts of one inbox entry before it is parked as failed (kept, never dropped)."""
+
+RETRY_BACKOFF_S = 2.0
+"""First delay before a failed entry is retried; doubles per attempt."""
+
+SWEEP_INTERVAL_S = 1.0
+"""How often each worker process looks for due inbox entries (restarts, expired leases)."""
+
+WORKER_THREADS = 8
+"""Threads per process that run handlers after the HTTP reply (ack-then-process)."""
+
+WORKER_QUEUE_SIZE = 1000
+"""Entries waiting for a handler thread before accept() stops handing work to this process."""
+
+TOOL_TIMEOUT_S = 60.0
+"""Longest a single tool call may run; the run's deadline still bounds it."""
+
+TOOL_CONCURRENCY = 16
+"""Tool calls of one requires_action run at most this many at a time."""
+
+DEADLINE_MARGIN_S = 15.0
+"""Safety margin before a run's ``expires_at``: outputs must be submitted by then."""
+
+OUTPUT_MAX_CHARS = 1_048_576
+"""Largest single tool output the Assistants API accepts."""
+
+OUTPUTS_TOTAL_MAX_BYTES = 512 * 1000
+"""Combined tool outputs of one submit must stay below 512 KB."""
+
+FETCH_MAX_BYTES = 256 * 1024
+"""``fetch_url``: bytes read from the network at most."""
+
+FETCH_TIMEOUT_S = 10.0
+"""``fetch_url``: total time budget for one fetch, redirects included."""
+
+FETCH_MAX_REDIRECTS = 5
+"""``fetch_url``: redirects followed at most (each one re-checked)."""
+
+POLL_INTERVAL_S = 1.0
+"""Relay poller: interval when the API sends no ``openai-poll-after-ms``."""
+
+POLL_MAX_INTERVAL_S = 10.0
+"""Relay poller: longest interval the backoff grows to for long runs."""
+
+BIND = "127.0.0.1:8000"
+"""Where ``runhook serve`` listens (containers set ``0.0.0.0:8000``)."""
+
+WORKERS = 2
+"""gunicorn worker processes."""
+
+THREADS = 8
+"""gunicorn threads per worker process (gthread): concurrent HTTP requests per process."""
+
+GRACEFUL_TIMEOUT_S = 30.0
+"""After SIGTERM: time to finish requests and in-flight handlers before claims are released."""
+
+REQUEST_TIMEOUT_S = 60.0
+"""gunicorn worker timeout (a silent worker is restarted after this)."""
+
+STREAM_CONTINUATION = False
+"""Submit outputs through a stream and relay the continuation's events into the pipeline."""
+
+STORE_URL = "sqlite:///runhook.db"
+"""Default store: a SQLite file in the working directory."""
+
+# Environment variable names (read only by events.config.Settings.from_env).
+ENV_WEBHOOK_SECRET = "RUNHOOK_WEBHOOK_SECRET"
+ENV_OPENAI_WEBHOOK_SECRET = "OPENAI_WEBHOOK_SECRET"
+ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
+ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
+ENV_STORE = "RUNHOOK_STORE"
+ENV_APP = "RUNHOOK_APP"
+ENV_PREFIX = "RUNHOOK_"

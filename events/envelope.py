@@ -1,0 +1,174 @@
+"""The event envelope: what every source turns its input into.
+
+One JSON object, the shape OpenAI's own webhooks use::
+
+    {"id": "evt_…", "object": "event", "type": "thread.run.requires_action",
+     "created_at": 1763800000, "data": {…the Run / RunStep / Message / Response…}}
+
+``Event`` is frozen and built once per delivery; handlers receive it by reference. It does no IO.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from events.errors import MalformedEvent
+
+
+def _freeze_check(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise MalformedEvent(f"'data' must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+@dataclass(frozen=True)
+class Event:
+    """One run lifecycle event.
+
+    Attributes:
+        id: the event id (``evt_…``); with ``webhook-id`` it is the de-duplication key.
+        type: OpenAI's event name, e.g. ``thread.run.requires_action`` or ``response.completed``.
+        created_at: unix seconds.
+        data: the object as the OpenAI API returns it, or a thin ``{"id": …}`` payload.
+        raw: the exact bytes the event was parsed from (what the signature covers).
+    """
+
+    id: str
+    type: str
+    created_at: int
+    data: Mapping[str, Any]
+    raw: bytes = field(default=b"", repr=False, compare=False)
+
+    @classmethod
+    def parse(cls, body: bytes | str) -> Event:
+        """Parse an envelope from its JSON bytes.
+
+        Raises:
+            MalformedEvent: the body is not JSON, not an object, or a required field is missing
+                or of the wrong type. The message names the field.
+        """
+        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        try:
+            obj = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedEvent(
+                f"body is not valid JSON ({exc.__class__.__name__}: {exc})"
+            ) from None
+        if not isinstance(obj, dict):
+            raise MalformedEvent(f"body must be a JSON object, got {type(obj).__name__}")
+        return cls.from_dict(obj, raw=raw)
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any], *, raw: bytes | None = None) -> Event:
+        """Build an event from an already-decoded envelope.
+
+        Raises:
+            MalformedEvent: a required field is missing or of the wrong type.
+        """
+        for name in ("id", "type"):
+            value = obj.get(name)
+            if not isinstance(value, str) or not value:
+                raise MalformedEvent(f"'{name}' must be a non-empty string")
+        if obj.get("object", "event") != "event":
+            raise MalformedEvent(f"'object' must be \"event\", got {obj.get('object')!r}")
+        created_at = obj.get("created_at")
+        if isinstance(created_at, bool) or not isinstance(created_at, int):
+            raise MalformedEvent("'created_at' must be an integer unix timestamp")
+        if "data" not in obj:
+            raise MalformedEvent("'data' is missing")
+        data = _freeze_check(obj["data"])
+        if not isinstance(data.get("id"), str) or not data["id"]:
+            raise MalformedEvent("'data.id' must be a non-empty string")
+        event = cls(id=obj["id"], type=obj["type"], created_at=created_at, data=data)
+        body = raw if raw is not None else event.to_json()
+        object.__setattr__(event, "raw", body)
+        return event
+
+    @classmethod
+    def create(
+        cls,
+        type: str,
+        data: Mapping[str, Any],
+        *,
+        id: str | None = None,
+        created_at: int | None = None,
+    ) -> Event:
+        """Make a new event (relays use this); ``id`` and ``created_at`` default to fresh ones."""
+        return cls.from_dict(
+            {
+                "id": id or f"evt_{uuid.uuid4().hex[:24]}",
+                "object": "event",
+                "type": type,
+                "created_at": int(time.time()) if created_at is None else created_at,
+                "data": dict(data),
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope as a plain dict."""
+        return {
+            "id": self.id,
+            "object": "event",
+            "type": self.type,
+            "created_at": self.created_at,
+            "data": dict(self.data),
+        }
+
+    def to_json(self) -> bytes:
+        """Serialise to compact JSON bytes (for signing and sending)."""
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode("utf-8")
+
+    @property
+    def body(self) -> bytes:
+        """The bytes to sign and send: the original ones when parsed, else ``to_json()``."""
+        return self.raw or self.to_json()
+
+    @property
+    def object_id(self) -> str:
+        """``data.id``: the run, step, message or response id."""
+        return str(self.data["id"])
+
+    @property
+    def is_thin(self) -> bool:
+        """True when ``data`` carries only an id (OpenAI's native webhooks): fetch the object."""
+        return set(self.data) <= {"id", "object"}
+
+    @property
+    def api(self) -> str:
+        """Which OpenAI API the event belongs to: ``"responses"`` or ``"assistants"``."""
+        return "responses" if self.type.startswith("response.") else "assistants"
+
+    def model(self) -> Any:
+        """``data`` as the openai SDK's own type where the type is known, else the raw dict.
+
+        ``thread.run.step.*`` → ``RunStep``, ``thread.run.*`` → ``Run``, ``thread.message.*``
+        → ``Message``, ``response.*`` → ``Response`` (full payloads only). Like the SDK itself,
+        this constructs without validation, so newer fields and statuses pass through.
+        """
+        if self.is_thin:
+            return dict(self.data)
+        model_type: Any = None
+        if self.type.startswith("thread.run.step.") and not self.type.endswith(".delta"):
+            from openai.types.beta.threads.runs import RunStep
+
+            model_type = RunStep
+        elif self.type.startswith("thread.run."):
+            from openai.types.beta.threads import Run
+
+            model_type = Run
+        elif self.type.startswith("thread.message.") and not self.type.endswith(".delta"):
+            from openai.types.beta.threads import Message
+
+            model_type = Message
+        elif self.type.startswith("response."):
+            from openai.types.responses import Response
+
+            model_type = Response
+        if model_type is None:
+            return dict(self.data)
+        return model_type.construct(**self.data)

@@ -1,0 +1,102 @@
+"""Every error runhook raises on purpose.
+
+::
+
+    RunhookError                      base of everything below
+    ├── DeliveryError(status)         an inbound delivery is refused; .status is the HTTP answer
+    │   ├── SignatureError      401   missing/invalid signature or timestamp; .reason says which
+    │   ├── MalformedEvent      400   body is not a JSON event envelope
+    │   ├── PayloadTooLarge     413   body above the configured limit
+    │   ├── UnsupportedMediaType 415  content type is not JSON
+    │   └── PayloadConflict     409   an event id was reused with a different body
+    ├── StoreError                    the store is unreachable or refused an operation
+    ├── ConfigError                   bad or missing configuration (names the variable and the fix)
+    ├── SetupError                    a registration that cannot work (bad pattern, too late, ...)
+    └── RetryLater(after_s)           a handler asks for the event to run again later
+
+The backends add ``RunExpired`` and ``RunMovedOn`` (``handlers.backends.base``) under
+``RunhookError``. Only signals that must slip past ``except Exception`` derive from
+``BaseException`` (``events.worker.WarmShutdown``).
+"""
+
+from __future__ import annotations
+
+
+class RunhookError(Exception):
+    """Base class of every error runhook raises on purpose."""
+
+
+class DeliveryError(RunhookError):
+    """An inbound delivery is refused; ``status`` is the HTTP status to answer with."""
+
+    status: int = 400
+    #: machine-readable code for the JSON error body
+    code: str = "bad_request"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SignatureError(DeliveryError):
+    """The Standard Webhooks signature or timestamp did not verify (401).
+
+    ``reason`` names the header and the problem, e.g. ``"webhook-timestamp is 412 s old
+    (tolerance 300 s)"``. It never contains the payload or a secret.
+    """
+
+    status = 401
+    code = "invalid_signature"
+
+
+class MalformedEvent(DeliveryError):
+    """The body is not a JSON object of the event envelope's shape (400)."""
+
+    status = 400
+    code = "malformed_event"
+
+
+class PayloadTooLarge(DeliveryError):
+    """The body is larger than the configured limit (413)."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(DeliveryError):
+    """The request's content type is not JSON (415)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadConflict(DeliveryError):
+    """An event id that was already accepted came back with a different body (409)."""
+
+    status = 409
+    code = "payload_conflict"
+
+
+class StoreError(RunhookError):
+    """The store could not be reached or refused an operation."""
+
+
+class ConfigError(RunhookError):
+    """Configuration is missing or invalid; the message names the setting and the fix."""
+
+
+class SetupError(RunhookError):
+    """A registration that cannot work: a bad pattern, a tool without type hints, too late."""
+
+
+class RetryLater(RunhookError):
+    """Raised by a handler that cannot finish now but should run again in ``after_s`` seconds.
+
+    Used when another worker holds the work's lease: if that worker finishes, the retry finds
+    the work done; if it dies, the retry takes over after the lease lapses. A retry requested
+    this way does not count towards ``max_attempts``.
+    """
+
+    def __init__(self, reason: str, *, after_s: float) -> None:
+        super().__init__(reason)
+        self.after_s = after_s
