@@ -1,0 +1,248 @@
+"""The ``Store``: leases, completion and due-queues, written once over a few primitives.
+
+In the style of Powertools' ``BasePersistenceLayer``: the public methods hold every rule
+(leases, expiry, takeover, retries) and each implementation (memory, SQLite, Redis) supplies
+only the primitives, each of which must be atomic:
+
+- ``_get(key)``: the record or None;
+- ``_put_if_absent(record)``: insert unless any record (even an expired one) has the key;
+- ``_compare_and_set(key, token, record)``: replace the record whose token is ``token``;
+- ``_delete(key, token)``: delete the record whose token is ``token``;
+- ``_scan_due(queue, now, limit)``: keys in ``queue`` that are PENDING or IN_PROGRESS with
+  ``lease_until <= now`` (oldest first);
+- ``_ping()``: raise ``StoreError`` when the backing service is unreachable.
+
+The same store holds three kinds of records: the inbox (accepted events until processed, queue
+``inbox``), wait claims (``wait:…``, no queue) and the relay poller's watch list (queue
+``watch``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from events.keys import payload_hash as hash_payload
+from events.store.records import Claim, Enqueued, Record, Status
+
+
+def new_token() -> str:
+    """A fresh random record token."""
+    return uuid.uuid4().hex
+
+
+class Store(ABC):
+    """Durable records with lease semantics. Thread-safe; implementations must be too.
+
+    Args:
+        clock: returns unix seconds; injectable so tests can move time.
+    """
+
+    #: how many times claim() re-reads after losing a race before giving up
+    _RACE_RETRIES = 5
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        key: str,
+        payload: bytes,
+        *,
+        queue: str,
+        delay_s: float = 0.0,
+        payload_hash: str | None = None,
+    ) -> Enqueued:
+        """Put ``payload`` on ``queue`` under ``key`` unless the key is already known.
+
+        Returns:
+            ``NEW`` when stored; ``DUPLICATE`` when the key exists (pending, in progress or
+            completed and not yet forgotten) with the same payload hash; ``CONFLICT`` when it
+            exists with a different one.
+        """
+        now = self.clock()
+        digest = payload_hash or hash_payload(payload)
+        record = Record(
+            key=key,
+            status=Status.PENDING,
+            token=new_token(),
+            lease_until=now + delay_s,
+            queue=queue,
+            payload=payload,
+            payload_hash=digest,
+        )
+        for _ in range(self._RACE_RETRIES):
+            if self._put_if_absent(record):
+                return Enqueued.NEW
+            existing = self._get(key)
+            if existing is None:
+                continue
+            if existing.expired(now):
+                if self._compare_and_set(key, existing.token, record):
+                    return Enqueued.NEW
+                continue
+            if existing.payload_hash and existing.payload_hash != digest:
+                return Enqueued.CONFLICT
+            return Enqueued.DUPLICATE
+        return Enqueued.DUPLICATE
+
+    def claim(self, key: str, lease_s: float, *, payload_hash: str | None = None) -> Claim | None:
+        """Take the record ``key`` for ``lease_s`` seconds, creating it if absent.
+
+        Returns None when someone else holds a live lease or the work is already completed.
+        A lapsed lease, a due PENDING entry or a forgotten (expired) record is taken over.
+        """
+        for _ in range(self._RACE_RETRIES):
+            now = self.clock()
+            existing = self._get(key)
+            if existing is None:
+                record = Record(
+                    key=key,
+                    status=Status.IN_PROGRESS,
+                    token=new_token(),
+                    lease_until=now + lease_s,
+                    payload_hash=payload_hash,
+                    attempts=1,
+                )
+                if self._put_if_absent(record):
+                    return self._claim_of(record)
+                continue
+            if not existing.available(now):
+                return None
+            fresh = existing.expired(now)
+            record = Record(
+                key=key,
+                status=Status.IN_PROGRESS,
+                token=new_token(),
+                lease_until=now + lease_s,
+                expires_at=None,
+                queue=None if fresh else existing.queue,
+                payload=None if fresh else existing.payload,
+                payload_hash=payload_hash if fresh else (existing.payload_hash or payload_hash),
+                attempts=1 if fresh else existing.attempts + 1,
+            )
+            if self._compare_and_set(key, existing.token, record):
+                return self._claim_of(record)
+        return None
+
+    def extend(self, claim: Claim, lease_s: float) -> Claim | None:
+        """Renew a live claim for ``lease_s`` more seconds; None if it was lost.
+
+        Renewal keeps the token: ownership does not change, so the claim object the working
+        thread holds stays valid for ``complete``/``release`` while a heartbeat renews it.
+        """
+        existing = self._get(claim.key)
+        if existing is None or existing.token != claim.token:
+            return None
+        record = _replace(existing, lease_until=self.clock() + lease_s)
+        if self._compare_and_set(claim.key, claim.token, record):
+            return self._claim_of(record)
+        return None
+
+    def complete(self, claim: Claim, ttl_s: float, *, outcome: str = "done") -> bool:
+        """Mark the claimed work done and remember it for ``ttl_s`` seconds.
+
+        Returns False when the claim was lost (its lease lapsed and someone took over).
+        """
+        existing = self._get(claim.key)
+        if existing is None or existing.token != claim.token:
+            return False
+        now = self.clock()
+        record = _replace(
+            existing,
+            status=Status.COMPLETED,
+            token=new_token(),
+            lease_until=0.0,
+            expires_at=now + ttl_s,
+            payload=None,
+            outcome=outcome,
+        )
+        return self._compare_and_set(claim.key, claim.token, record)
+
+    def release(
+        self, claim: Claim, *, retry_in_s: float = 0.0, payload: bytes | None = None
+    ) -> bool:
+        """Give the claimed work back so that it can run again.
+
+        A queued record goes back to PENDING, due in ``retry_in_s``, carrying ``payload`` when
+        given (the relay poller stores a watch entry's last-seen status this way); a plain
+        claim is deleted. Returns False when the claim was already lost.
+        """
+        existing = self._get(claim.key)
+        if existing is None or existing.token != claim.token:
+            return False
+        if existing.queue is None:
+            return self._delete(claim.key, claim.token)
+        record = _replace(
+            existing,
+            status=Status.PENDING,
+            token=new_token(),
+            lease_until=self.clock() + retry_in_s,
+        )
+        if payload is not None:
+            record = _replace(record, payload=payload, payload_hash=hash_payload(payload))
+        return self._compare_and_set(claim.key, claim.token, record)
+
+    def due(self, queue: str, *, limit: int = 100) -> list[str]:
+        """Keys in ``queue`` that a worker may claim now (due PENDING, lapsed IN_PROGRESS)."""
+        return self._scan_due(queue, self.clock(), limit)
+
+    def get(self, key: str) -> Record | None:
+        """The live record of ``key``, or None (forgotten records count as absent)."""
+        record = self._get(key)
+        if record is None or record.expired(self.clock()):
+            return None
+        return record
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` if the store cannot be used right now (readiness probes)."""
+        self._ping()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing to close
+        """Release connections; the store may not be used afterwards."""
+
+    def reopen(self) -> None:  # noqa: B027 - optional hook
+        """Drop connections inherited across ``fork()`` (gunicorn post_fork calls this)."""
+
+    # -- primitives -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def _get(self, key: str) -> Record | None: ...
+
+    @abstractmethod
+    def _put_if_absent(self, record: Record) -> bool: ...
+
+    @abstractmethod
+    def _compare_and_set(self, key: str, token: str, record: Record) -> bool: ...
+
+    @abstractmethod
+    def _delete(self, key: str, token: str) -> bool: ...
+
+    @abstractmethod
+    def _scan_due(self, queue: str, now: float, limit: int) -> list[str]: ...
+
+    @abstractmethod
+    def _ping(self) -> None: ...
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _claim_of(record: Record) -> Claim:
+        return Claim(
+            key=record.key,
+            token=record.token,
+            lease_until=record.lease_until,
+            payload=record.payload,
+            queue=record.queue,
+            attempts=record.attempts,
+        )
+
+
+def _replace(record: Record, **changes: object) -> Record:
+    from dataclasses import replace
+
+    return replace(record, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,62 @@
+"""In-process store: a real implementation for tests and single serverless invocations."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from events.store.base import Store
+from events.store.records import Record, Status
+
+
+class MemoryStore(Store):
+    """Records in a dict behind one lock. Nothing survives the process."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock=clock)
+        self._records: dict[str, Record] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, key: str) -> Record | None:
+        with self._lock:
+            return self._records.get(key)
+
+    def _put_if_absent(self, record: Record) -> bool:
+        with self._lock:
+            if record.key in self._records:
+                return False
+            self._records[record.key] = record
+            return True
+
+    def _compare_and_set(self, key: str, token: str, record: Record) -> bool:
+        with self._lock:
+            current = self._records.get(key)
+            if current is None or current.token != token:
+                return False
+            self._records[key] = record
+            return True
+
+    def _delete(self, key: str, token: str) -> bool:
+        with self._lock:
+            current = self._records.get(key)
+            if current is None or current.token != token:
+                return False
+            del self._records[key]
+            return True
+
+    def _scan_due(self, queue: str, now: float, limit: int) -> list[str]:
+        with self._lock:
+            due = [
+                r
+                for r in self._records.values()
+                if r.queue == queue
+                and r.status is not Status.COMPLETED
+                and r.lease_until <= now
+                and not r.expired(now)
+            ]
+        due.sort(key=lambda r: r.lease_until)
+        return [r.key for r in due[:limit]]
+
+    def _ping(self) -> None:
+        return None

@@ -1,0 +1,429 @@
+"""SQLite store: the default, durable on one host and shared by all its worker processes.
+
+Layout: one table, one row per record, in a file (``RUNHOOK_STORE=sqlite:///runhook.db``)::
+
+    records(key TEXT PRIMARY KEY, status TEXT, token TEXT, lease_until REAL,
+            expires_at REAL NULL, queue TEXT NULL, payload BLOB NULL,
+            payload_hash TEXT NULL, attempts INTEGER, outcome TEXT NULL)
+    records_due     ON (queue, lease_until) WHERE queue IS NOT NULL AND status <> 'completed'
+    records_expiry  ON (expires_at) WHERE expires_at IS NOT NULL
+
+``PRAGMA user_version`` holds the schema version so that a later runhook can migrate the file.
+
+Concurrency: the file is in WAL mode (readers never wait for the writer) with a busy timeout
+(writers queue up behind each other instead of failing). Each thread of each process has its
+own connection in autocommit mode, and every primitive is one SQL statement, hence atomic:
+``INSERT … ON CONFLICT DO NOTHING``, ``UPDATE … WHERE key = ? AND token = ?`` and
+``DELETE … WHERE key = ? AND token = ?``. A connection is never used in a process other than
+the one that opened it: after ``fork()`` the child notices the new pid (or ``reopen()`` is
+called from gunicorn's ``post_fork``) and opens its own, leaving the inherited ones untouched
+(SQLite forbids using, and it is unsafe to close, a connection across ``fork()``).
+
+Everything survives a restart (commits are ``synchronous=FULL``): the inbox, leases,
+completed records within their TTL. Forgotten records (``expires_at`` passed) are deleted in
+small batches at most once a minute, piggy-backed on inserts, which are what makes the table
+grow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from events.errors import ConfigError, StoreError
+from events.store.base import Store
+from events.store.records import Record, Status
+
+log = logging.getLogger("runhook.store")
+
+SCHEMA_VERSION = 1
+"""Value of ``PRAGMA user_version`` in a file this module created."""
+
+_SCHEMA = (
+    """CREATE TABLE records (
+        key TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        token TEXT NOT NULL,
+        lease_until REAL NOT NULL,
+        expires_at REAL,
+        queue TEXT,
+        payload BLOB,
+        payload_hash TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT
+    )""",
+    # Partial: completed records (most of the table) stay out, and the scan needs no sort.
+    """CREATE INDEX records_due ON records (queue, lease_until)
+        WHERE queue IS NOT NULL AND status <> 'completed'""",
+    "CREATE INDEX records_expiry ON records (expires_at) WHERE expires_at IS NOT NULL",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+_COLUMNS = (
+    "key, status, token, lease_until, expires_at, queue, payload, payload_hash, attempts, outcome"
+)
+_GET = f"SELECT {_COLUMNS} FROM records WHERE key = ?"
+_PUT = f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+_CAS = (
+    "UPDATE records SET status = ?, token = ?, lease_until = ?, expires_at = ?, queue = ?, "
+    "payload = ?, payload_hash = ?, attempts = ?, outcome = ? WHERE key = ? AND token = ?"
+)
+_DELETE = "DELETE FROM records WHERE key = ? AND token = ?"
+_SCAN_DUE = (
+    "SELECT key FROM records WHERE queue = ? AND status <> 'completed' AND lease_until <= ? "
+    "AND (expires_at IS NULL OR expires_at > ?) ORDER BY lease_until LIMIT ?"
+)
+_PURGE = (
+    "DELETE FROM records WHERE rowid IN (SELECT rowid FROM records WHERE expires_at <= ? LIMIT ?)"
+)
+
+#: sqlite3 error name prefix -> what the operator should do about it
+_HINTS = {
+    "SQLITE_BUSY": "another connection held the write lock longer than the busy timeout; "
+    "look for a long-running transaction on this file or raise busy_timeout_s",
+    "SQLITE_LOCKED": "another connection held the write lock; retry",
+    "SQLITE_READONLY": "make the file, its -wal and -shm files and their directory writable "
+    "by this user",
+    "SQLITE_CANTOPEN": "check that the directory exists and is writable by this user",
+    "SQLITE_FULL": "the disk is full; free some space",
+    "SQLITE_IOERR": "the disk failed a read or write; check it, and keep the file on a local "
+    "filesystem (not NFS)",
+    "SQLITE_NOTADB": "the file is not a SQLite database; point RUNHOOK_STORE at another file",
+    "SQLITE_CORRUPT": "the file is damaged; move it aside (runhook starts a new, empty one) "
+    "or restore a backup",
+}
+
+
+@dataclass
+class _Handle:
+    """One thread's connection and the process that opened it."""
+
+    conn: sqlite3.Connection
+    pid: int
+
+
+class SQLiteStore(Store):
+    """Records in one SQLite file, safe across threads and worker processes.
+
+    Args:
+        path: the database file; its directory must exist. A relative path is resolved
+            against the working directory once, here.
+        clock: returns unix seconds; injectable so tests can move time.
+        busy_timeout_s: how long a write waits for another process's write to finish
+            before failing with ``StoreError``.
+
+    Raises:
+        StoreError: the directory does not exist, or the file cannot be opened or is not a
+            runhook store.
+    """
+
+    #: delete forgotten records at most this often (seconds of ``clock``), per process
+    purge_interval_s: float = 60.0
+    #: and at most this many per purge, so that an insert is never held up for long
+    purge_batch: int = 500
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.path = os.path.abspath(os.fspath(path))
+        self.busy_timeout_s = busy_timeout_s
+        self._lock = threading.Lock()
+        self._handles: dict[int, _Handle] = {}  # by thread ident
+        self._inherited: list[_Handle] = []  # opened by a parent process: never touched
+        self._pid = os.getpid()
+        self._closed = False
+        self._next_purge = float("-inf")
+        self._check_directory()
+        self._initialise()
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Callable[[], float] = time.time) -> SQLiteStore:
+        """Open the store named by ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
+
+        Raises:
+            ConfigError: the URL is not of that form.
+            StoreError: see the class.
+        """
+        forms = "use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        prefix = "sqlite:///"
+        if not url.startswith(prefix):
+            raise ConfigError(f"RUNHOOK_STORE={url!r} is not a SQLite store URL: {forms}")
+        rest = url[len(prefix) :]
+        if "?" in rest or "#" in rest:
+            raise ConfigError(
+                f"RUNHOOK_STORE={url!r}: a SQLite store URL takes no query or fragment; {forms}"
+            )
+        path = unquote(rest)
+        if not path:
+            raise ConfigError(f"RUNHOOK_STORE={url!r} names no file: {forms}")
+        if path == ":memory:":
+            raise ConfigError(
+                f"RUNHOOK_STORE={url!r}: an in-memory SQLite database is not shared between "
+                "threads or worker processes; use RUNHOOK_STORE=memory: for an in-process "
+                f"store, or a file: {forms}"
+            )
+        return cls(path, clock=clock)
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- primitives -----------------------------------------------------------------------------
+
+    def _get(self, key: str) -> Record | None:
+        with self._errors("read"):
+            row = self._connection().execute(_GET, (key,)).fetchone()
+        return None if row is None else _record(row)
+
+    def _put_if_absent(self, record: Record) -> bool:
+        with self._errors("insert"):
+            inserted = self._connection().execute(_PUT, _row(record)).rowcount == 1
+        self._maybe_purge()
+        return inserted
+
+    def _compare_and_set(self, key: str, token: str, record: Record) -> bool:
+        with self._errors("update"):
+            cursor = self._connection().execute(_CAS, (*_row(record)[1:], key, token))
+        return cursor.rowcount == 1
+
+    def _delete(self, key: str, token: str) -> bool:
+        with self._errors("delete"):
+            return self._connection().execute(_DELETE, (key, token)).rowcount == 1
+
+    def _scan_due(self, queue: str, now: float, limit: int) -> list[str]:
+        with self._errors("scan"):
+            rows = self._connection().execute(_SCAN_DUE, (queue, now, now, limit)).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def _ping(self) -> None:
+        with self._errors("ping"):
+            self._connection().execute("SELECT 1 FROM records LIMIT 1").fetchall()
+
+    # -- housekeeping ---------------------------------------------------------------------------
+
+    def purge_forgotten(self, *, limit: int | None = None) -> int:
+        """Delete records whose ``expires_at`` has passed; return how many were deleted.
+
+        Forgotten records already count as absent, so this only reclaims space. It runs by
+        itself from inserts; call it from a maintenance job to purge everything at once.
+        """
+        with self._errors("purge"):
+            cursor = self._connection().execute(
+                _PURGE, (self.clock(), -1 if limit is None else limit)
+            )
+        return max(cursor.rowcount, 0)
+
+    def _maybe_purge(self) -> None:
+        now = self.clock()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.purge_interval_s
+        try:
+            deleted = self.purge_forgotten(limit=self.purge_batch)
+        except StoreError as exc:  # the insert succeeded; space can be reclaimed next time
+            log.warning("purging forgotten records failed: %s", exc)
+            return
+        if deleted >= self.purge_batch:  # a backlog: keep going on the next insert
+            self._next_purge = now
+
+    def close(self) -> None:
+        """Close this process's connections; using the store afterwards raises ``StoreError``."""
+        with self._lock:
+            self._closed = True
+            handles, self._handles = self._handles, {}
+        for handle in handles.values():
+            if handle.pid == os.getpid():
+                handle.conn.close()
+
+    def reopen(self) -> None:
+        """Drop connections inherited across ``fork()``; each thread opens a new one lazily.
+
+        Call it in the child (gunicorn's ``post_fork``) while no other thread uses the store.
+        A store that was closed becomes usable again.
+        """
+        with self._lock:
+            self._closed = False
+            self._drop_connections()
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        handle = self._handles.get(threading.get_ident())
+        if handle is not None and handle.pid == pid:
+            return handle.conn
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"SQLite store {self.path} is closed; open a new store")
+            if self._pid != pid:
+                self._drop_connections()
+            threading.current_thread()  # registers a foreign thread, so that it counts as alive
+            conn = self._connect()
+            self._forget_dead_threads()
+            self._handles[threading.get_ident()] = _Handle(conn, pid)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None): each primitive is one statement, one transaction.
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,  # only its own thread uses it; close() may run elsewhere
+        )
+        try:
+            conn.execute("PRAGMA synchronous = FULL")  # an acknowledged event survives power loss
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _drop_connections(self) -> None:
+        """Close this process's connections and set aside (never close) a parent's ones."""
+        pid = os.getpid()
+        for handle in self._handles.values():
+            if handle.pid == pid:
+                handle.conn.close()
+            else:
+                self._inherited.append(handle)
+        self._handles = {}
+        self._pid = pid
+
+    def _forget_dead_threads(self) -> None:
+        alive = {thread.ident for thread in threading.enumerate()}
+        for ident in [i for i in self._handles if i not in alive]:
+            self._handles.pop(ident).conn.close()
+
+    def _check_directory(self) -> None:
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            raise StoreError(
+                f"cannot open the SQLite store {self.path}: the directory {directory} does not "
+                "exist; create it, or point RUNHOOK_STORE at a file in an existing directory"
+            )
+        if os.path.isdir(self.path):
+            raise StoreError(
+                f"cannot open the SQLite store {self.path}: it is a directory; point "
+                "RUNHOOK_STORE at a file such as sqlite:///runhook.db"
+            )
+
+    def _initialise(self) -> None:
+        """Switch the file to WAL and create the schema, with a connection closed right after.
+
+        Nothing stays open, so a gunicorn master that builds the store before forking hands no
+        connection to its workers.
+        """
+        with self._errors("open"):
+            conn = self._connect()
+            try:
+                mode = self._switch_to_wal(conn)
+                if mode != "wal":
+                    raise StoreError(
+                        f"SQLite store {self.path}: cannot switch to WAL mode (got {mode!r}); "
+                        "keep the file on a local filesystem"
+                    )
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._create_schema(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> str:
+        """Set WAL mode and return the mode in force, retrying while others switch too.
+
+        SQLite answers SQLITE_BUSY at once, without waiting for the busy timeout, when
+        several processes change the journal mode of a new file together.
+        """
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+            except sqlite3.OperationalError as exc:
+                busy = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"SQLite store {self.path} has schema version {version}, written by a newer "
+                f"runhook (this one knows {SCHEMA_VERSION}); upgrade runhook or use another file"
+            )
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        if int(tables.fetchone()[0]) > 0:
+            raise StoreError(
+                f"SQLite file {self.path} already holds other tables and is not a runhook "
+                "store; point RUNHOOK_STORE at a new file"
+            )
+        for statement in _SCHEMA:
+            conn.execute(statement)
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn ``sqlite3.Error`` into ``StoreError`` naming the file and the fix."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            name = getattr(exc, "sqlite_errorname", "") or ""
+            hint = next(
+                (text for prefix, text in _HINTS.items() if name.startswith(prefix)),
+                "check the file and the disk",
+            )
+            label = f" ({name})" if name else ""
+            raise StoreError(
+                f"SQLite store {self.path}: {doing} failed: {exc}{label}; {hint}"
+            ) from exc
+
+
+def _row(record: Record) -> tuple[Any, ...]:
+    return (
+        record.key,
+        record.status.value,
+        record.token,
+        record.lease_until,
+        record.expires_at,
+        record.queue,
+        record.payload,
+        record.payload_hash,
+        record.attempts,
+        record.outcome,
+    )
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    key, status, token, lease_until, expires_at, queue, payload, payload_hash, attempts, outcome = (
+        row
+    )
+    return Record(
+        key=key,
+        status=Status(status),
+        token=token,
+        lease_until=float(lease_until),
+        expires_at=None if expires_at is None else float(expires_at),
+        queue=queue,
+        payload=None if payload is None else bytes(payload),
+        payload_hash=payload_hash,
+        attempts=int(attempts),
+        outcome=outcome,
+    )

@@ -1,0 +1,400 @@
+"""The Store contract: every rule of ``events.store.base``, against every store.
+
+Each test runs against memory, SQLite and Redis (``any_store``); the cross-process races run
+against the stores that processes can share (``shared_store_spec``). Time is a ``FakeClock``.
+"""
+
+from __future__ import annotations
+
+from events.keys import payload_hash
+from events.store import Claim, Enqueued, Status, Store
+from tests.plugins.stores import FakeClock, StoreSpec, race_in_processes, race_in_threads
+
+LEASE_S = 30.0
+TTL_S = 3600.0
+THREADS = 8
+PROCESSES = 4
+
+
+def claimed(claim: Claim | None) -> Claim:
+    """The claim, asserting that there is one."""
+    assert claim is not None, "expected the claim to be granted"
+    return claim
+
+
+class TestEnqueue:
+    def test_new_then_duplicate(self, any_store: Store) -> None:
+        """The first enqueue of a key is NEW and a second with the same payload DUPLICATE."""
+        assert any_store.enqueue("evt:1", b"body", queue="inbox") is Enqueued.NEW
+        assert any_store.enqueue("evt:1", b"body", queue="inbox") is Enqueued.DUPLICATE
+
+    def test_conflict(self, any_store: Store) -> None:
+        """An enqueue of a known key with a different payload is a CONFLICT and changes nothing."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        assert any_store.enqueue("evt:1", b"other", queue="inbox") is Enqueued.CONFLICT
+        record = any_store.get("evt:1")
+        assert record is not None and record.payload == b"body"
+
+    def test_given_payload_hash_decides(self, any_store: Store) -> None:
+        """A caller-supplied payload hash is what duplicates are compared by."""
+        any_store.enqueue("evt:1", b"a", queue="inbox", payload_hash="h1")
+        assert any_store.enqueue("evt:1", b"b", queue="inbox", payload_hash="h1") is (
+            Enqueued.DUPLICATE
+        )
+
+    def test_stores_a_pending_record(self, any_store: Store, store_clock: FakeClock) -> None:
+        """An enqueued record is PENDING on its queue, due after the delay, never claimed yet."""
+        any_store.enqueue("evt:1", b"\x00body\xff", queue="inbox", delay_s=5.0)
+        record = any_store.get("evt:1")
+        assert record is not None
+        assert record.status is Status.PENDING
+        assert record.queue == "inbox"
+        assert record.payload == b"\x00body\xff"
+        assert record.payload_hash == payload_hash(b"\x00body\xff")
+        assert record.lease_until == store_clock.now + 5.0
+        assert record.attempts == 0
+        assert record.expires_at is None
+
+    def test_duplicate_while_in_progress(self, any_store: Store) -> None:
+        """An enqueue of a key that is claimed is a DUPLICATE."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        claimed(any_store.claim("evt:1", LEASE_S))
+        assert any_store.enqueue("evt:1", b"body", queue="inbox") is Enqueued.DUPLICATE
+
+    def test_duplicate_while_completed_is_remembered(
+        self, any_store: Store, store_clock: FakeClock
+    ) -> None:
+        """An enqueue of a key completed within its TTL is a DUPLICATE."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        any_store.complete(claimed(any_store.claim("evt:1", LEASE_S)), TTL_S)
+        store_clock.advance(TTL_S - 1)
+        assert any_store.enqueue("evt:1", b"body", queue="inbox") is Enqueued.DUPLICATE
+
+    def test_new_after_forgotten(self, any_store: Store, store_clock: FakeClock) -> None:
+        """Once a completed record's TTL has passed, the key is NEW again, even with another body."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        any_store.complete(claimed(any_store.claim("evt:1", LEASE_S)), TTL_S)
+        store_clock.advance(TTL_S)
+        assert any_store.enqueue("evt:1", b"second", queue="inbox") is Enqueued.NEW
+        record = any_store.get("evt:1")
+        assert record is not None
+        assert (record.status, record.payload, record.attempts) == (Status.PENDING, b"second", 0)
+        assert any_store.due("inbox") == ["evt:1"]
+
+
+class TestClaim:
+    def test_claim_creates(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A claim of an unknown key creates an IN_PROGRESS record leased to the claimer."""
+        claim = claimed(any_store.claim("wait:1", LEASE_S, payload_hash="h"))
+        assert claim.key == "wait:1"
+        assert claim.lease_until == store_clock.now + LEASE_S
+        assert (claim.attempts, claim.payload, claim.queue) == (1, None, None)
+        record = any_store.get("wait:1")
+        assert record is not None
+        assert record.status is Status.IN_PROGRESS
+        assert record.token == claim.token
+        assert record.lease_until == claim.lease_until
+        assert record.payload_hash == "h"
+
+    def test_second_claim_within_lease(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A second claim within the lease returns None."""
+        claimed(any_store.claim("wait:1", LEASE_S))
+        store_clock.advance(LEASE_S - 0.001)
+        assert any_store.claim("wait:1", LEASE_S) is None
+
+    def test_takeover_after_lease(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A claim after the lease lapsed takes over: attempts go up, the payload is kept."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        first = claimed(any_store.claim("evt:1", LEASE_S))
+        store_clock.advance(LEASE_S)
+        second = claimed(any_store.claim("evt:1", LEASE_S))
+        assert second.token != first.token
+        assert (second.attempts, second.payload, second.queue) == (2, b"body", "inbox")
+
+    def test_claims_a_queued_record(self, any_store: Store) -> None:
+        """A claim of a due queued record hands over its payload and counts the attempt."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        claim = claimed(any_store.claim("evt:1", LEASE_S))
+        assert (claim.attempts, claim.payload, claim.queue) == (1, b"body", "inbox")
+
+    def test_not_before_due(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A queued record cannot be claimed before it is due."""
+        any_store.enqueue("evt:1", b"body", queue="inbox", delay_s=10.0)
+        assert any_store.claim("evt:1", LEASE_S) is None
+        store_clock.advance(10.0)
+        assert any_store.claim("evt:1", LEASE_S) is not None
+
+
+class TestComplete:
+    def test_complete(self, any_store: Store, store_clock: FakeClock) -> None:
+        """Completing with the live claim marks the record COMPLETED and drops its payload."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        assert any_store.complete(claimed(any_store.claim("evt:1", LEASE_S)), TTL_S, outcome="ok")
+        record = any_store.get("evt:1")
+        assert record is not None
+        assert record.status is Status.COMPLETED
+        assert record.expires_at == store_clock.now + TTL_S
+        assert (record.payload, record.outcome, record.lease_until) == (None, "ok", 0.0)
+        assert record.payload_hash == payload_hash(b"body")
+
+    def test_stale_claim_is_refused(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A claim whose lease was taken over cannot complete; the new owner's can."""
+        stale = claimed(any_store.claim("wait:1", LEASE_S))
+        store_clock.advance(LEASE_S + 1)
+        owner = claimed(any_store.claim("wait:1", LEASE_S))
+        assert any_store.complete(stale, TTL_S) is False
+        record = any_store.get("wait:1")
+        assert record is not None and record.status is Status.IN_PROGRESS
+        assert any_store.complete(owner, TTL_S) is True
+
+    def test_complete_twice(self, any_store: Store) -> None:
+        """A claim completes once; a second complete with it is refused."""
+        claim = claimed(any_store.claim("wait:1", LEASE_S))
+        assert any_store.complete(claim, TTL_S) is True
+        assert any_store.complete(claim, TTL_S) is False
+
+    def test_completed_blocks_claims_until_ttl(
+        self, any_store: Store, store_clock: FakeClock
+    ) -> None:
+        """A completed record refuses claims until its TTL passes, then is claimable afresh."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        any_store.complete(claimed(any_store.claim("evt:1", LEASE_S)), TTL_S)
+        store_clock.advance(TTL_S - 1)
+        assert any_store.claim("evt:1", LEASE_S) is None
+        store_clock.advance(1)
+        fresh = claimed(any_store.claim("evt:1", LEASE_S))
+        assert (fresh.attempts, fresh.payload, fresh.queue) == (1, None, None)
+
+    def test_get_hides_forgotten(self, any_store: Store, store_clock: FakeClock) -> None:
+        """get() returns a completed record until its TTL passes, then None."""
+        any_store.complete(claimed(any_store.claim("wait:1", LEASE_S)), TTL_S)
+        store_clock.advance(TTL_S - 1)
+        assert any_store.get("wait:1") is not None
+        store_clock.advance(1)
+        assert any_store.get("wait:1") is None
+
+    def test_completed_is_not_due(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A completed queued record leaves its due-queue for good."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        any_store.complete(claimed(any_store.claim("evt:1", LEASE_S)), TTL_S)
+        store_clock.advance(TTL_S * 2)
+        assert any_store.due("inbox") == []
+
+
+class TestRelease:
+    def test_queued_goes_back_pending(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A released queued record is PENDING again and due() lists it only once it is due."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        claim = claimed(any_store.claim("evt:1", LEASE_S))
+        assert any_store.release(claim, retry_in_s=10.0) is True
+        record = any_store.get("evt:1")
+        assert record is not None
+        assert (record.status, record.lease_until) == (Status.PENDING, store_clock.now + 10.0)
+        assert any_store.due("inbox") == []
+        assert any_store.claim("evt:1", LEASE_S) is None
+        store_clock.advance(10.0)
+        assert any_store.due("inbox") == ["evt:1"]
+        retry = claimed(any_store.claim("evt:1", LEASE_S))
+        assert (retry.attempts, retry.payload) == (2, b"body")
+
+    def test_release_with_payload(self, any_store: Store) -> None:
+        """A release may carry a new payload, which replaces the old one and its hash."""
+        any_store.enqueue("watch:run_1", b"queued", queue="watch")
+        claim = claimed(any_store.claim("watch:run_1", LEASE_S))
+        any_store.release(claim, payload=b"in_progress")
+        record = any_store.get("watch:run_1")
+        assert record is not None
+        assert record.payload == b"in_progress"
+        assert record.payload_hash == payload_hash(b"in_progress")
+
+    def test_plain_claim_is_deleted(self, any_store: Store) -> None:
+        """Releasing a claim without a queue deletes it, so the next claim starts afresh."""
+        claim = claimed(any_store.claim("wait:1", LEASE_S))
+        assert any_store.release(claim) is True
+        assert any_store.get("wait:1") is None
+        assert claimed(any_store.claim("wait:1", LEASE_S)).attempts == 1
+
+    def test_stale_release_is_refused(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A claim that was taken over cannot release the new owner's record."""
+        for key, queue in (("wait:1", None), ("evt:1", "inbox")):
+            if queue:
+                any_store.enqueue(key, b"body", queue=queue)
+            stale = claimed(any_store.claim(key, LEASE_S))
+            store_clock.advance(LEASE_S)
+            owner = claimed(any_store.claim(key, LEASE_S))
+            assert any_store.release(stale) is False
+            record = any_store.get(key)
+            assert record is not None and record.token == owner.token
+
+
+class TestExtend:
+    def test_extend_keeps_the_lease(self, any_store: Store, store_clock: FakeClock) -> None:
+        """An extended claim is not taken over when its first lease would have lapsed."""
+        claim = claimed(any_store.claim("wait:1", LEASE_S))
+        store_clock.advance(LEASE_S - 1)
+        renewed = claimed(any_store.extend(claim, LEASE_S))
+        assert renewed.lease_until == store_clock.now + LEASE_S
+        store_clock.advance(2)
+        assert any_store.claim("wait:1", LEASE_S) is None
+        assert any_store.complete(renewed, TTL_S) is True
+
+    def test_extend_keeps_ownership(self, any_store: Store) -> None:
+        """After extend, the claim the working thread holds still completes the work."""
+        claim = claimed(any_store.claim("wait:1", LEASE_S))
+        renewed = claimed(any_store.extend(claim, LEASE_S))
+        assert renewed.token == claim.token
+        assert any_store.complete(claim, TTL_S) is True
+        assert any_store.complete(renewed, TTL_S) is False
+
+    def test_extend_lost_claim(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A claim that was taken over cannot be extended."""
+        stale = claimed(any_store.claim("wait:1", LEASE_S))
+        store_clock.advance(LEASE_S)
+        claimed(any_store.claim("wait:1", LEASE_S))
+        assert any_store.extend(stale, LEASE_S) is None
+
+    def test_extend_keeps_queue_and_payload(self, any_store: Store) -> None:
+        """Extending a queued claim keeps its payload, queue and attempts."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        renewed = claimed(any_store.extend(claimed(any_store.claim("evt:1", LEASE_S)), LEASE_S))
+        assert (renewed.payload, renewed.queue, renewed.attempts) == (b"body", "inbox", 1)
+
+
+class TestDue:
+    def test_oldest_first(self, any_store: Store, store_clock: FakeClock) -> None:
+        """due() lists the due keys by due time, oldest first, not by insertion order."""
+        for key, delay in (("evt:c", 3.0), ("evt:a", 1.0), ("evt:d", 4.0), ("evt:b", 2.0)):
+            any_store.enqueue(key, b"body", queue="inbox", delay_s=delay)
+        store_clock.advance(10.0)
+        assert any_store.due("inbox") == ["evt:a", "evt:b", "evt:c", "evt:d"]
+
+    def test_limit(self, any_store: Store, store_clock: FakeClock) -> None:
+        """due() returns at most ``limit`` keys, the oldest."""
+        for i in range(5):
+            any_store.enqueue(f"evt:{i}", b"body", queue="inbox", delay_s=float(i))
+        store_clock.advance(10.0)
+        assert any_store.due("inbox", limit=2) == ["evt:0", "evt:1"]
+        assert any_store.due("inbox", limit=0) == []
+
+    def test_only_due(self, any_store: Store, store_clock: FakeClock) -> None:
+        """due() leaves out entries whose due time is still ahead."""
+        any_store.enqueue("evt:now", b"body", queue="inbox")
+        any_store.enqueue("evt:later", b"body", queue="inbox", delay_s=60.0)
+        assert any_store.due("inbox") == ["evt:now"]
+        store_clock.advance(60.0)
+        assert any_store.due("inbox") == ["evt:now", "evt:later"]
+
+    def test_per_queue(self, any_store: Store) -> None:
+        """Each queue lists only its own entries; plain claims are in no queue."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        any_store.enqueue("watch:run_1", b"body", queue="watch")
+        claimed(any_store.claim("wait:1", LEASE_S))
+        assert any_store.due("inbox") == ["evt:1"]
+        assert any_store.due("watch") == ["watch:run_1"]
+        assert any_store.due("other") == []
+
+    def test_lapsed_leases_are_due(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A claimed entry is not due while its lease runs, and due again once it lapses."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        claimed(any_store.claim("evt:1", LEASE_S))
+        assert any_store.due("inbox") == []
+        store_clock.advance(LEASE_S)
+        assert any_store.due("inbox") == ["evt:1"]
+
+
+class TestRecords:
+    def test_missing(self, any_store: Store) -> None:
+        """get() of an unknown key is None."""
+        assert any_store.get("evt:nothing") is None
+
+    def test_round_trip(self, any_store: Store, store_clock: FakeClock) -> None:
+        """Keys, binary payloads and fractional times come back exactly as stored."""
+        store_clock.now = 1_700_000_000.123456
+        key = "evt:ünïcode key:with:colons"
+        payload = bytes(range(256)) * 4096  # 1 MiB, every byte value
+        any_store.enqueue(key, payload, queue="inbox", delay_s=0.1)
+        record = any_store.get(key)
+        assert record is not None
+        assert (record.key, record.payload) == (key, payload)
+        assert record.lease_until == 1_700_000_000.123456 + 0.1
+        store_clock.advance(1)
+        assert any_store.due("inbox") == [key]
+
+    def test_empty_payload(self, any_store: Store) -> None:
+        """An empty payload is stored as empty bytes, not as no payload."""
+        any_store.enqueue("evt:1", b"", queue="inbox")
+        record = any_store.get("evt:1")
+        assert record is not None and record.payload == b""
+
+    def test_ping(self, any_store: Store) -> None:
+        """ping() returns quietly when the store is usable."""
+        any_store.ping()
+
+
+class TestConcurrency:
+    def test_threads_race_to_claim(self, any_store: Store) -> None:
+        """Of N threads claiming one key at once, exactly one wins."""
+        results = race_in_threads(THREADS, lambda i: any_store.claim("wait:1", LEASE_S))
+        assert sum(claim is not None for claim in results) == 1
+
+    def test_threads_race_to_take_over(self, any_store: Store, store_clock: FakeClock) -> None:
+        """Of N threads taking over one lapsed lease at once, exactly one wins."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        claimed(any_store.claim("evt:1", LEASE_S))
+        store_clock.advance(LEASE_S)
+        results = race_in_threads(THREADS, lambda i: any_store.claim("evt:1", LEASE_S))
+        winners = [claim for claim in results if claim is not None]
+        assert len(winners) == 1 and winners[0].attempts == 2
+
+    def test_threads_race_to_enqueue(self, any_store: Store) -> None:
+        """Of N threads enqueueing one key at once, exactly one gets NEW."""
+        results = race_in_threads(
+            THREADS, lambda i: any_store.enqueue("evt:1", b"body", queue="inbox")
+        )
+        assert sorted(results) == [Enqueued.DUPLICATE] * (THREADS - 1) + [Enqueued.NEW]
+
+    def test_threads_write_distinct_keys(self, any_store: Store) -> None:
+        """Writes from many threads at once are all kept."""
+        results = race_in_threads(
+            THREADS, lambda i: any_store.enqueue(f"evt:{i}", b"body", queue="inbox")
+        )
+        assert results == [Enqueued.NEW] * THREADS
+        assert sorted(any_store.due("inbox")) == sorted(f"evt:{i}" for i in range(THREADS))
+
+    def test_processes_race_to_claim(
+        self, shared_store_spec: StoreSpec, store_clock: FakeClock
+    ) -> None:
+        """Of N processes claiming one key at once, exactly one wins."""
+        results = race_in_processes(
+            shared_store_spec, store_clock.now, "claim", "wait:1", PROCESSES
+        )
+        assert sorted(results) == ["lost"] * (PROCESSES - 1) + ["won"]
+
+    def test_processes_race_to_enqueue(
+        self, shared_store_spec: StoreSpec, store_clock: FakeClock
+    ) -> None:
+        """Of N processes enqueueing one key at once, exactly one gets NEW."""
+        results = race_in_processes(
+            shared_store_spec, store_clock.now, "enqueue", "evt:1", PROCESSES
+        )
+        assert sorted(results) == ["duplicate"] * (PROCESSES - 1) + ["new"]
+        store = shared_store_spec.open(store_clock)
+        try:
+            assert store.due("inbox") == ["evt:1"]
+        finally:
+            store.close()
+
+    def test_two_stores_share_records(
+        self, shared_store_spec: StoreSpec, store_clock: FakeClock
+    ) -> None:
+        """Two stores on the same backing see each other's records and leases."""
+        first, second = shared_store_spec.open(store_clock), shared_store_spec.open(store_clock)
+        try:
+            first.enqueue("evt:1", b"body", queue="inbox")
+            assert second.enqueue("evt:1", b"body", queue="inbox") is Enqueued.DUPLICATE
+            claim = claimed(second.claim("evt:1", LEASE_S))
+            assert first.claim("evt:1", LEASE_S) is None
+            assert first.complete(claim, TTL_S) is True
+        finally:
+            first.close()
+            second.close()
