@@ -1,0 +1,64 @@
+"""Event sources: adapters that turn a native input into a ``Delivery`` and an ``Ack`` back.
+
+Every adapter has the same shape (Bolt's ``adapter/<platform>/handler.py``)::
+
+    delivery = Delivery(body=raw_bytes, headers=headers, source="webhook")
+    ack = pipeline.accept(delivery)
+    return <native reply built from ack.status and ack.body>
+
+Adapters hold no routing, no store logic and no OpenAI calls. Relays without HTTP (stream,
+poller) build the same signed envelope a webhook would carry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One inbound delivery, whatever carried it.
+
+    Attributes:
+        body: the raw bytes (what the signature covers).
+        headers: transport headers, any case (``webhook-id``, ``webhook-signature``, …).
+        source: a short name for logs only (``webhook``, ``stream``, ``poller``, ``sqs``…);
+            nothing branches on it.
+        content_type: the declared media type, when the transport has one.
+    """
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    source: str = "webhook"
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The pipeline's answer to a delivery.
+
+    Attributes:
+        status: HTTP-style status: 202 accepted, 200 duplicate or processed, 4xx refused,
+            5xx failed (the sender should retry).
+        body: a small JSON-able dict (``{"status": "accepted", "id": …}`` or an error).
+        event_id: the delivery's id when known (for logs and batch failure reports).
+    """
+
+    status: int
+    body: Mapping[str, Any]
+    event_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True for 2xx: the sender must not retry."""
+        return 200 <= self.status < 300
+
+    def json(self) -> bytes:
+        """``body`` as compact JSON bytes."""
+        return json.dumps(dict(self.body), separators=(",", ":")).encode()
+
+
+__all__ = ["Ack", "Delivery"]

@@ -1,0 +1,156 @@
+"""The relay poller: for deployments where nothing streams and no platform webhook exists.
+
+A watch list of runs lives in the store (queue ``watch``, one entry per run), so a restarted
+poller resumes it and N pollers on N hosts share it: each poll claims the run's entry with a
+lease, so no run is polled by two pollers at once.
+
+It is level-triggered: an event is emitted for every status it newly observes, and while a run
+keeps waiting in ``requires_action`` the same wait is re-emitted every interval (a new event id,
+the same run and call ids), so a lost event heals itself and duplicates are harmless (the
+requires_action handler de-duplicates waits). Intervals start from ``openai-poll-after-ms``
+(else ``poll_interval_s``), grow ×1.5 up to ``poll_max_interval_s`` while nothing changes, and
+reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import openai
+from openai import OpenAI
+
+from events import keys
+from events.config import Settings
+from events.envelope import Event
+from events.sources.relay import Relay
+from events.store.base import Store
+from events.store.records import Claim, Status
+
+log = logging.getLogger("runhook.poller")
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+LEASE_S = 30.0
+
+
+def watch(store: Store, run_id: str, thread_id: str) -> bool:
+    """Put a run on the watch list; False when it is already watched."""
+    entry = {"run_id": run_id, "thread_id": thread_id, "last_status": None, "interval": None}
+    result = store.enqueue(
+        keys.watch_key(run_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
+    )
+    return result.value == "new"
+
+
+class Poller:
+    """Poll watched runs and relay their events.
+
+    Args:
+        store: holds the watch list.
+        client: the OpenAI client.
+        relay: where events go (in-process or HTTP).
+        settings: intervals.
+        clock, sleep: injectable time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        client: OpenAI,
+        relay: Relay,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_event: Callable[[Event, Any], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.relay = relay
+        self.settings = settings
+        self.clock = clock
+        self.sleep = sleep
+        self.on_event = on_event
+        self.known: set[str] = set()
+
+    def watch(self, run_id: str, thread_id: str) -> bool:
+        """Watch a run (see ``watch``)."""
+        self.known.add(keys.watch_key(run_id))
+        return watch(self.store, run_id, thread_id)
+
+    def poll_once(self) -> int:
+        """Poll every due run once; return how many were polled."""
+        polled = 0
+        for key in self.store.due(keys.WATCH_QUEUE, limit=100):
+            claim = self.store.claim(key, LEASE_S)
+            if claim is None or claim.payload is None:
+                continue
+            self.known.add(key)
+            self._poll(claim, json.loads(claim.payload))
+            polled += 1
+        return polled
+
+    def pending(self) -> bool:
+        """True while any run this poller has seen is still watched."""
+        for key in list(self.known):
+            record = self.store.get(key)
+            if record is None or record.status is Status.COMPLETED:
+                self.known.discard(key)
+        return bool(self.known)
+
+    def run(self, *, burst: bool = False, stop: threading.Event | None = None) -> None:
+        """Poll until stopped; with ``burst``, return once no watched run is left."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            if self.poll_once() == 0:
+                if burst and not self.pending():
+                    return
+                stop.wait(0.05)
+
+    def _poll(self, claim: Claim, entry: dict[str, Any]) -> None:
+        run_id, thread_id = entry["run_id"], entry["thread_id"]
+        try:
+            raw = self.client.beta.threads.runs.with_raw_response.retrieve(
+                run_id, thread_id=thread_id
+            )
+            run = raw.parse()
+        except openai.RateLimitError as exc:
+            retry = float(exc.response.headers.get("retry-after") or self.settings.poll_interval_s)
+            self.store.release(claim, retry_in_s=retry)
+            return
+        except openai.NotFoundError:
+            log.warning("watched run is gone", extra={"run_id": run_id})
+            self.store.complete(claim, self.settings.completed_ttl_s, outcome="gone")
+            return
+        except openai.APIError:
+            log.warning("poll failed", exc_info=True, extra={"run_id": run_id})
+            self.store.release(claim, retry_in_s=self.settings.poll_max_interval_s)
+            return
+        status = str(run.status)
+        base = self.settings.poll_interval_s
+        header = raw.headers.get("openai-poll-after-ms")
+        if header and header.isdigit():
+            base = int(header) / 1000
+        changed = status != entry["last_status"]
+        if changed or status == "requires_action":
+            ack = self._emit(Event.create(f"thread.run.{status}", run.model_dump(mode="json")))
+            if not ack.ok and ack.status >= 500:
+                self.store.release(claim, retry_in_s=base)
+                return
+        if status in TERMINAL:
+            self.store.complete(claim, self.settings.completed_ttl_s, outcome=status)
+            return
+        interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
+        interval = min(interval, self.settings.poll_max_interval_s)
+        entry.update(last_status=status, interval=interval)
+        self.store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
+
+    def _emit(self, event: Event) -> Any:
+        ack = self.relay.emit(event)
+        if self.on_event is not None:
+            self.on_event(event, ack)
+        return ack

@@ -1,0 +1,101 @@
+"""The stream relay: the SDK's streamed run events as runhook events.
+
+``RelayEventHandler`` is an ``AssistantEventHandler`` that turns each streamed event into the
+envelope (``type`` = the SSE event name, ``data`` = the object) and hands it to a ``Relay``.
+Run, step and message lifecycle events are relayed; ``*.delta`` events are not unless asked for
+(they are token-level noise for a webhook pipeline).
+
+A stream ends at ``requires_action`` (the API closes it there). ``submit_and_relay`` submits
+the outputs through ``submit_tool_outputs_stream`` and relays that continuation the same way,
+so one run is one unbroken sequence of events; the Assistants backend uses it when stream
+continuation is on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from openai import AssistantEventHandler, OpenAI
+from openai.types.beta import AssistantStreamEvent
+
+from events.envelope import Event
+from events.sources.relay import Relay
+
+log = logging.getLogger("runhook.stream")
+
+
+class RelayEventHandler(AssistantEventHandler):
+    """Relay every streamed event (deltas optional) to ``relay``.
+
+    Args:
+        relay: where events go.
+        include_deltas: also relay ``thread.run.step.delta`` and ``thread.message.delta``.
+        on_relayed: called with each relayed event and the receiver's answer (for printing).
+    """
+
+    def __init__(
+        self,
+        relay: Relay,
+        *,
+        include_deltas: bool = False,
+        on_relayed: Callable[[Event, Any], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.relay = relay
+        self.include_deltas = include_deltas
+        self.on_relayed = on_relayed
+
+    def on_event(self, event: AssistantStreamEvent) -> None:
+        name = event.event
+        if name.endswith(".delta") and not self.include_deltas:
+            return
+        data = (
+            event.data.model_dump(mode="json") if hasattr(event.data, "model_dump") else event.data
+        )
+        if not isinstance(data, dict) or "id" not in data:
+            return
+        envelope = Event.create(name, data)
+        ack = self.relay.emit(envelope)
+        if not ack.ok:
+            log.warning("relayed event refused: %s", ack.status, extra={"event_type": name})
+        if self.on_relayed is not None:
+            self.on_relayed(envelope, ack)
+
+
+def stream_run(
+    client: OpenAI,
+    relay: Relay,
+    *,
+    thread_id: str,
+    assistant_id: str,
+    on_relayed: Callable[[Event, Any], None] | None = None,
+    **run: Any,
+) -> None:
+    """Start a streamed run and relay its events until the stream ends."""
+    handler = RelayEventHandler(relay, on_relayed=on_relayed)
+    with client.beta.threads.runs.stream(
+        thread_id=thread_id, assistant_id=assistant_id, event_handler=handler, **run
+    ) as stream:
+        stream.until_done()
+
+
+def submit_and_relay(
+    client: OpenAI,
+    relay: Relay,
+    *,
+    thread_id: str,
+    run_id: str,
+    tool_outputs: Iterable[dict[str, str]],
+    on_relayed: Callable[[Event, Any], None] | None = None,
+) -> None:
+    """Submit outputs through a stream and relay the continuation's events."""
+    handler = RelayEventHandler(relay, on_relayed=on_relayed)
+    with client.beta.threads.runs.submit_tool_outputs_stream(
+        thread_id=thread_id,
+        run_id=run_id,
+        tool_outputs=list(tool_outputs),  # type: ignore[arg-type]
+        event_handler=handler,
+    ) as stream:
+        stream.until_done()

@@ -1,0 +1,105 @@
+"""The HTTP source: ``POST /events``, ``GET /healthz``, ``GET /readyz``.
+
+An adapter only: it turns a ``flask.Request`` into a ``Delivery``, calls ``pipeline.accept`` and
+turns the ``Ack`` into a JSON response. The status codes are the pipeline's (see
+``events.pipeline``); the body is read once, as raw bytes, because the signature covers exactly
+those bytes. A declared ``Content-Length`` above the limit is refused before the body is read.
+Logs carry ids and reasons only, never the payload.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from flask import Blueprint, Flask, Response, request
+
+from events.errors import PayloadTooLarge, StoreError
+from events.pipeline import Pipeline
+from events.sources import Ack, Delivery
+
+log = logging.getLogger("runhook.webhook")
+
+
+def _json(ack: Ack) -> Response:
+    return Response(ack.json(), status=ack.status, mimetype="application/json")
+
+
+def events_blueprint(pipeline: Pipeline, *, draining: Draining | None = None) -> Blueprint:
+    """The blueprint serving ``POST /events`` and the health probes.
+
+    Args:
+        pipeline: where deliveries go.
+        draining: tells ``/readyz`` when the process is shutting down.
+    """
+    bp = Blueprint("runhook_events", __name__)
+    limit = pipeline.settings.max_body_bytes
+
+    @bp.post("/events")
+    def receive() -> Response:
+        length = request.content_length
+        if length is not None and length > limit:
+            exc = PayloadTooLarge(
+                f"body is {length} bytes; the limit is {limit} (RUNHOOK_MAX_BODY_BYTES)"
+            )
+            return _json(Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}}))
+        body = request.get_data(cache=False)
+        delivery = Delivery(
+            body=body,
+            headers=dict(request.headers.items()),
+            source="webhook",
+            content_type=request.content_type or "",
+        )
+        return _json(pipeline.accept(delivery))
+
+    @bp.get("/healthz")
+    def healthz() -> Response:
+        return _json(Ack(200, {"status": "ok"}))
+
+    @bp.get("/readyz")
+    def readyz() -> Response:
+        if draining is not None and draining():
+            return _json(Ack(503, {"status": "draining"}))
+        try:
+            pipeline.store.ping()
+        except StoreError as exc:
+            return _json(Ack(503, {"status": "store_unavailable", "reason": str(exc)}))
+        return _json(Ack(200, {"status": "ready"}))
+
+    return bp
+
+
+class Draining:
+    """A callable that reports whether the process is draining (for ``/readyz``)."""
+
+    def __init__(self, is_draining: object = None) -> None:
+        self._source = is_draining
+
+    def __call__(self) -> bool:
+        source = self._source
+        if source is None:
+            return False
+        value = getattr(source, "draining", source)
+        return bool(value() if callable(value) else value)
+
+
+def create_app(
+    pipeline: Pipeline,
+    *,
+    worker: object | None = None,
+    blueprints: Iterable[Blueprint] = (),
+) -> Flask:
+    """Build the Flask app of the HTTP source.
+
+    Args:
+        pipeline: where deliveries go.
+        worker: the process's ``events.worker.Worker`` (its ``draining`` flag feeds
+            ``/readyz``); None in sync mode or tests.
+        blueprints: more blueprints to mount (e.g. the poller's ``/watch`` endpoint).
+    """
+    app = Flask("runhook")
+    app.config["MAX_CONTENT_LENGTH"] = None  # we answer 413 ourselves, with a JSON reason
+    app.register_blueprint(events_blueprint(pipeline, draining=Draining(worker)))
+    for bp in blueprints:
+        app.register_blueprint(bp)
+    return app

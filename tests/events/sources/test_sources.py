@@ -1,0 +1,191 @@
+"""One scripted run through every source gives the same handler calls (issue 5)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from events.config import Settings
+from events.envelope import Event
+from events.sources import Ack
+from events.sources.poller import Poller
+from events.sources.relay import HttpRelay, PipelineRelay
+from events.sources.stream import stream_run
+from events.sources.webhook import create_app
+from events.store.memory import MemoryStore
+from handlers.app import App
+from handlers.lifecycle import RunOutcome
+from handlers.standin import StandinServer
+
+TEXT = 'call lookup {"q": "a"}\ncall lookup {"q": "b"}'
+
+
+class Harness:
+    """An App that records tool calls and outcomes, on the stand-in."""
+
+    def __init__(self, server: StandinServer, secret: str, **settings: Any) -> None:
+        self.server = server
+        self.client = server.client(max_retries=2)
+        values: dict[str, Any] = {
+            "webhook_secrets": (secret,),
+            "sync": True,
+            "deadline_margin_s": 0.2,
+        }
+        values.update(settings)
+        self.app = App(settings=Settings(**values), store=MemoryStore(), openai=self.client)
+        self.secret = secret
+        self.calls: list[str] = []
+        self.outcomes: list[RunOutcome] = []
+        self.done = threading.Event()
+
+        @self.app.tool
+        def lookup(q: str) -> str:
+            """Look up."""
+            self.calls.append(q)
+            return q.upper()
+
+        @self.app.on_outcome
+        def finished(outcome: RunOutcome, ctx: Any) -> None:
+            self.outcomes.append(outcome)
+            self.done.set()
+
+    def start(self, text: str = TEXT, **run: Any) -> tuple[str, str]:
+        assistant = self.client.beta.assistants.create(
+            model="gpt-4o", tools=self.app.tools.definitions()
+        )  # type: ignore[arg-type]
+        thread = self.client.beta.threads.create(messages=[{"role": "user", "content": text}])
+        return assistant.id, thread.id
+
+    def result(self) -> list[Any]:
+        assert self.done.wait(20), "no outcome"
+        return [sorted(self.calls), [(o.status, o.message) for o in self.outcomes]]
+
+
+@pytest.fixture
+def serve_http() -> Iterator[Callable[[App], str]]:
+    servers: list[Any] = []
+
+    def serve(app: App) -> str:
+        server = make_server("127.0.0.1", 0, create_app(app.pipeline()), threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/events"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+EXPECTED = [["a", "b"], [("completed", "lookup: A\nlookup: B")]]
+
+
+class TestEquivalence:
+    def test_in_process_stream(self, standin: StandinServer, secret: str) -> None:
+        """The stream relay into this process's pipeline completes the run."""
+        h = Harness(standin, secret, stream_continuation=True)
+        assistant, thread = h.start()
+        stream_run(
+            h.client,
+            PipelineRelay(h.app.pipeline(), secret),
+            thread_id=thread,
+            assistant_id=assistant,
+        )
+        assert h.result() == EXPECTED
+
+    def test_stream_relayed_over_http(
+        self, standin: StandinServer, secret: str, serve_http: Any
+    ) -> None:
+        """The stream relayed as signed webhooks to a server gives the same calls."""
+        h = Harness(standin, secret, stream_continuation=True)
+        relay = HttpRelay(serve_http(h.app), secret)
+        assistant, thread = h.start()
+        stream_run(h.client, relay, thread_id=thread, assistant_id=assistant)
+        assert h.result() == EXPECTED
+
+    def test_poller_relayed_over_http(
+        self, standin: StandinServer, secret: str, serve_http: Any
+    ) -> None:
+        """The relay poller, posting to a server, gives the same calls."""
+        h = Harness(standin, secret, poll_interval_s=0.05)
+        relay = HttpRelay(serve_http(h.app), secret)
+        assistant, thread = h.start()
+        run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+        poller = Poller(MemoryStore(), h.client, relay, h.app.settings)
+        poller.watch(run.id, thread)
+        poller.run(burst=True)
+        assert h.result() == EXPECTED
+
+
+class DroppingRelay:
+    """Loses the first ``n`` requires_action events, as a flaky network would."""
+
+    def __init__(self, inner: PipelineRelay, n: int = 1) -> None:
+        self.inner, self.n, self.dropped = inner, n, 0
+
+    def emit(self, event: Event) -> Ack:
+        if event.type == "thread.run.requires_action" and self.dropped < self.n:
+            self.dropped += 1
+            return Ack(202, {"status": "accepted"})
+        return self.inner.emit(event)
+
+
+class TestPoller:
+    def test_recovers_from_a_dropped_event(self, standin: StandinServer, secret: str) -> None:
+        """A lost requires_action is re-emitted on the next poll and the run completes."""
+        h = Harness(standin, secret, poll_interval_s=0.05)
+        relay = DroppingRelay(PipelineRelay(h.app.pipeline(), secret))
+        assistant, thread = h.start()
+        run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+        poller = Poller(MemoryStore(), h.client, relay, h.app.settings)
+        poller.watch(run.id, thread)
+        poller.run(burst=True)
+        assert relay.dropped == 1
+        assert h.result() == EXPECTED
+
+    def test_resumes_after_restart(self, standin: StandinServer, secret: str) -> None:
+        """A new poller on the same store picks up the watch list where the old one stopped."""
+        h = Harness(standin, secret, poll_interval_s=0.05)
+        store = MemoryStore()
+        assistant, thread = h.start()
+        run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+        first = Poller(
+            store,
+            h.client,
+            DroppingRelay(PipelineRelay(h.app.pipeline(), secret), n=100),
+            h.app.settings,
+        )
+        first.watch(run.id, thread)
+        while (
+            first.poll_once() == 0
+            or h.client.beta.threads.runs.retrieve(run.id, thread_id=thread).status
+            != "requires_action"
+        ):
+            pass
+        second = Poller(store, h.client, PipelineRelay(h.app.pipeline(), secret), h.app.settings)
+        second.known.update(first.known)
+        second.run(burst=True)
+        assert h.result() == EXPECTED
+
+    def test_expired_while_watched(self, standin_factory: Any, secret: str) -> None:
+        """A wait with too little time left runs no tool; the poller then relays expired."""
+        server = standin_factory(latency_ms=10, expires_after_s=1)
+        h = Harness(server, secret, poll_interval_s=0.05, deadline_margin_s=5)
+        assistant, thread = h.start()
+        run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+        seen: list[str] = []
+        poller = Poller(
+            MemoryStore(),
+            h.client,
+            PipelineRelay(h.app.pipeline(), secret),
+            h.app.settings,
+            on_event=lambda e, ack: seen.append(e.type),
+        )
+        poller.watch(run.id, thread)
+        poller.run(burst=True)
+        assert h.calls == []
+        assert seen[-1] == "thread.run.expired"
+        assert [o.status for o in h.outcomes] == ["expired"]
