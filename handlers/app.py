@@ -1,0 +1,244 @@
+"""The App: the root router plus the wiring (store, backends, OpenAI client, tools).
+
+What ``RUNHOOK_APP=module:object`` names. A user's whole integration is one file::
+
+    from handlers import App
+
+    app = App()
+
+    @app.tool
+    def get_weather(city: str) -> str:
+        '''Current weather for a city.
+
+        Args:
+            city: the city name.
+        '''
+        return "sunny"
+
+    @app.on("thread.run.completed")
+    def done(event, ctx):
+        ctx.log.info("run finished")
+
+Collaborators are injected (``App(store=…, openai=…, backends=…)``) or built lazily from
+``Settings`` on first use, so importing the user's module opens no connection.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from events.config import Settings
+from events.envelope import Event
+from events.errors import ConfigError
+from events.pipeline import Pipeline
+from events.routing import Router
+from events.store import open_store
+from events.store.base import Store
+from handlers.context import Context
+from handlers.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+    from handlers.backends.base import Backend
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("runhook")
+
+
+class App(Router):
+    """Root router of a runhook deployment.
+
+    Args:
+        settings: configuration; ``Settings.from_env()`` when omitted.
+        store: the store; opened from ``settings.store_url`` on first use when omitted.
+        openai: the OpenAI client; built from ``settings`` on first use when omitted.
+        backends: ``{"assistants": …, "responses": …}``; built from ``openai`` when omitted.
+        executor: runs tool calls; a bounded thread pool per requires_action when omitted.
+        tools: the tool registry; a new one when omitted.
+        clock: unix seconds, injectable for tests.
+        include_defaults: attach the built-in requires_action and lifecycle handlers.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        store: Store | None = None,
+        openai: OpenAI | None = None,
+        backends: Mapping[str, Backend] | None = None,
+        executor: Executor | None = None,
+        tools: ToolRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+        include_defaults: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.tools = tools if tools is not None else ToolRegistry()
+        self.executor = executor
+        self.clock = clock
+        self._store = store
+        self._openai = openai
+        self._backends: dict[str, Backend] = dict(backends or {})
+        self._pipeline: Pipeline | None = None
+        self.outcome_hooks: list[Callable[[Any, Context], Any]] = []
+        self._lock = threading.RLock()
+        if include_defaults:
+            from handlers import lifecycle, requires_action
+
+            self.include(requires_action.router)
+            self.include(lifecycle.router)
+
+    # -- registration -------------------------------------------------------------------------
+
+    def tool(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        name: str | None = None,
+        timeout_s: float | None = None,
+        strict: bool = True,
+    ) -> Any:
+        """Register a function as a tool (``@app.tool`` or ``@app.tool(name=…)``).
+
+        The JSON schema is built from the type hints and the Google-style docstring when the
+        decorator runs; a parameter without a type hint raises ``SetupError`` there.
+        """
+
+        def decorator(f: F) -> F:
+            self._check_setup("tool")
+            self.tools.register(f, name=name, timeout_s=timeout_s, strict=strict)
+            return f
+
+        return decorator(fn) if fn is not None else decorator
+
+    def on_outcome(self, fn: F) -> F:
+        """Register ``fn(outcome: RunOutcome, ctx)``, called once when a run ends."""
+        self._check_setup("on_outcome")
+        self.outcome_hooks.append(fn)
+        return fn
+
+    # -- collaborators (lazy) -------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The store, opened from ``settings.store_url`` on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings.store_url, clock=self.clock)
+            return self._store
+
+    @property
+    def openai(self) -> OpenAI:
+        """The OpenAI client, built from settings on first use."""
+        with self._lock:
+            if self._openai is None:
+                from openai import OpenAI
+
+                if not self.settings.openai_api_key:
+                    raise ConfigError(
+                        "OPENAI_API_KEY is not set: runhook needs it to load runs and submit "
+                        "outputs (any value works against the bundled stand-in)"
+                    )
+                self._openai = OpenAI(
+                    api_key=self.settings.openai_api_key,
+                    base_url=self.settings.openai_base_url,
+                    webhook_secret=self.settings.openai_webhook_secret,
+                )
+            return self._openai
+
+    def backend(self, api: str) -> Backend:
+        """The backend serving ``api`` (``assistants`` or ``responses``)."""
+        with self._lock:
+            if api not in self._backends:
+                from handlers.backends import make_backend
+
+                self._backends[api] = make_backend(
+                    api, self.openai, self.settings, continuation=self._continuation()
+                )
+            return self._backends[api]
+
+    def _continuation(self) -> Any:
+        """With ``stream_continuation``, submit through a stream relayed into this app."""
+        if not self.settings.stream_continuation or not self.settings.webhook_secrets:
+            return None
+        from events.sources.relay import PipelineRelay
+        from events.sources.stream import submit_and_relay
+
+        relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
+
+        def continuation(client: Any, pending: Any, tool_outputs: list[dict[str, str]]) -> None:
+            submit_and_relay(
+                client,
+                relay,
+                thread_id=pending.ref.thread_id,
+                run_id=pending.ref.id,
+                tool_outputs=tool_outputs,
+            )
+
+        return continuation
+
+    def context(self, event: Event) -> Context:
+        """Build the handler context for one event."""
+        adapter = logging.LoggerAdapter(log, {"event_id": event.id, "event_type": event.type})
+        return Context(app=self, event=event, log=adapter)
+
+    def pipeline(self) -> Pipeline:
+        """The pipeline that feeds this app (one per App)."""
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = Pipeline(
+                    self, self.store, self.settings, context_factory=self.context, clock=self.clock
+                )
+            return self._pipeline
+
+    def start(self) -> None:
+        """Freeze registration; called by every server and relay before the first event."""
+        self.freeze()
+
+    def close(self) -> None:
+        """Close the store and the OpenAI client this app opened."""
+        if self._store is not None:
+            self._store.close()
+        if self._openai is not None:
+            self._openai.close()
+
+
+def load_app(path: str | None, *, settings: Settings | None = None) -> App:
+    """Import the App named ``module:object`` (``RUNHOOK_APP``).
+
+    With no path, a default App with only the built-in handlers (and the bundled ``fetch_url``
+    tool) is returned.
+
+    Raises:
+        ConfigError: the module cannot be imported or the object is not an App.
+    """
+    if not path:
+        from handlers.tools.fetch_url import register_fetch_url
+
+        app = App(settings=settings)
+        register_fetch_url(app)
+        return app
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"RUNHOOK_APP={path!r} must be 'module:object', e.g. 'myapp:app'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"RUNHOOK_APP={path!r}: cannot import {module_name!r} ({exc})") from exc
+    obj = getattr(module, attr, None)
+    if callable(obj) and not isinstance(obj, App):
+        obj = obj()
+    if not isinstance(obj, App):
+        raise ConfigError(
+            f"RUNHOOK_APP={path!r}: {attr!r} is {type(obj).__name__}, not a handlers.App"
+        )
+    return obj

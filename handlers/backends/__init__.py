@@ -1,0 +1,50 @@
+"""Backends: the OpenAI APIs the requires_action handler can answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from events.config import Settings
+from events.errors import ConfigError
+from handlers.backends.base import (
+    Backend,
+    PendingCalls,
+    RunExpired,
+    RunMovedOn,
+    RunRef,
+    ToolCall,
+    ToolOutput,
+)
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+__all__ = [
+    "Backend",
+    "PendingCalls",
+    "RunExpired",
+    "RunMovedOn",
+    "RunRef",
+    "ToolCall",
+    "ToolOutput",
+    "make_backend",
+]
+
+
+def make_backend(
+    api: str, client: OpenAI, settings: Settings, *, continuation: Any = None
+) -> Backend:
+    """The backend for ``api`` (``assistants`` or ``responses``).
+
+    Raises:
+        ConfigError: an unknown API name.
+    """
+    if api == "assistants":
+        from handlers.backends.assistants import AssistantsBackend
+
+        return AssistantsBackend(client, settings, continuation=continuation)
+    if api == "responses":
+        from handlers.backends.responses import ResponsesBackend
+
+        return ResponsesBackend(client, settings)
+    raise ConfigError(f"unknown API {api!r}: runhook serves 'assistants' and 'responses'")

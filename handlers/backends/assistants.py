@@ -1,0 +1,166 @@
+"""The Assistants API backend: runs that stop in ``requires_action``.
+
+- ``load``: ``beta.threads.runs.retrieve``; the run's
+  ``required_action.submit_tool_outputs.tool_calls`` are the pending calls.
+- ``submit``: ``beta.threads.runs.submit_tool_outputs`` with every output in one request; when a
+  stream relay is attached (``continuation``), ``submit_tool_outputs_stream`` instead, so the
+  continuation's events flow into the pipeline like the first segment's.
+
+A 400 ``Runs in status "<s>" do not accept tool outputs.`` means the run moved on: the SDK may
+have retried a submit whose first response was lost, someone else submitted, or the run was
+cancelled or expired. The run is re-read to tell those apart; nothing is retried.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from events.config import Settings
+from events.envelope import Event
+from handlers.backends.base import (
+    Backend,
+    PendingCalls,
+    RunExpired,
+    RunMovedOn,
+    RunRef,
+    ToolCall,
+    ToolOutput,
+)
+from handlers.backends.retry import with_retries
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+Continuation = Callable[["OpenAI", PendingCalls, list[dict[str, str]]], None]
+"""Submits through a stream and relays its events: ``(client, pending, tool_outputs)``."""
+
+NOT_ACCEPTING = "do not accept tool outputs"
+
+
+def pending_of(run: Any) -> PendingCalls:
+    """``PendingCalls`` of an SDK Run object (or a constructed one)."""
+    calls: tuple[ToolCall, ...] = ()
+    action = getattr(run, "required_action", None)
+    if run.status == "requires_action" and action is not None:
+        calls = tuple(
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments)
+            for c in action.submit_tool_outputs.tool_calls
+        )
+    return PendingCalls(
+        ref=RunRef(api="assistants", id=run.id, thread_id=run.thread_id),
+        status=str(run.status),
+        calls=calls,
+        expires_at=float(run.expires_at) if run.expires_at else None,
+        tools=[t.model_dump() if hasattr(t, "model_dump") else t for t in (run.tools or [])],
+        raw=run,
+    )
+
+
+class AssistantsBackend(Backend):
+    """Load and answer Assistants runs.
+
+    Args:
+        client: the OpenAI client (its own retries are bypassed; ours know the deadline).
+        settings: process settings.
+        continuation: optional stream relay used to submit (see module docstring).
+        clock: unix seconds.
+    """
+
+    api = "assistants"
+
+    def __init__(
+        self,
+        client: OpenAI,
+        settings: Settings,
+        *,
+        continuation: Continuation | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client.with_options(max_retries=0)
+        self.settings = settings
+        self.continuation = continuation
+        self.clock = clock
+
+    def ref(self, event: Event) -> RunRef:
+        """The run an event is about (``thread.run.*``: the run; steps: their ``run_id``)."""
+        data = event.data
+        run_id = (
+            str(data.get("run_id") or data["id"])
+            if event.type.startswith("thread.run.step")
+            else event.object_id
+        )
+        return RunRef(api="assistants", id=run_id, thread_id=data.get("thread_id"))
+
+    def from_event(self, event: Event) -> PendingCalls | None:
+        """Pending calls of a full ``thread.run.*`` payload; None for a thin one."""
+        if event.is_thin or not event.type.startswith("thread.run.") or "status" not in event.data:
+            return None
+        return pending_of(event.model())
+
+    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
+        """Retrieve the run (retrying transient errors inside the deadline)."""
+        if ref.thread_id is None:
+            raise ValueError(f"run {ref.id}: a thread id is needed to retrieve it")
+        thread_id = ref.thread_id
+        run = with_retries(
+            lambda: self.client.beta.threads.runs.retrieve(ref.id, thread_id=thread_id),
+            deadline=deadline,
+            what=f"retrieve {ref.id}",
+            clock=self.clock,
+        )
+        return pending_of(run)
+
+    def submit(
+        self,
+        pending: PendingCalls,
+        outputs: Sequence[ToolOutput],
+        *,
+        deadline: float | None = None,
+    ) -> str | None:
+        """Submit every output in one request.
+
+        Raises:
+            RunExpired: the run expired before the outputs were accepted.
+            RunMovedOn: the run no longer waits for these calls.
+        """
+        ref = pending.ref
+        assert ref.thread_id is not None
+        thread_id = ref.thread_id
+        tool_outputs = [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
+
+        def send() -> None:
+            if self.continuation is not None:
+                self.continuation(self.client, pending, tool_outputs)
+            else:
+                self.client.beta.threads.runs.submit_tool_outputs(
+                    ref.id,
+                    thread_id=thread_id,
+                    tool_outputs=tool_outputs,  # type: ignore[arg-type]
+                )
+
+        try:
+            with_retries(send, deadline=deadline, what=f"submit {ref.id}", clock=self.clock)
+        except openai.BadRequestError as exc:
+            if NOT_ACCEPTING not in str(exc.message):
+                raise
+            self._explain_refusal(pending, str(exc.message), deadline)
+        except openai.APIError:
+            # The response may have been lost after the server took the outputs: re-read.
+            current = self.load(ref, deadline=None)
+            if current.calls == pending.calls:
+                raise
+            if current.status == "expired":
+                raise RunExpired(f"run {ref.id} expired") from None
+        return None
+
+    def _explain_refusal(self, pending: PendingCalls, message: str, deadline: float | None) -> None:
+        current = self.load(pending.ref, deadline=deadline)
+        if current.status == "expired":
+            raise RunExpired(f"run {pending.ref.id} expired: {message}")
+        if current.status == "requires_action" and current.calls == pending.calls:
+            raise RunMovedOn(f"run {pending.ref.id} refused the outputs: {message}")
+        raise RunMovedOn(f"run {pending.ref.id} moved on ({current.status}): {message}")

@@ -1,0 +1,118 @@
+"""The backend seam: what the requires_action handler needs from an OpenAI API.
+
+Two verbs: ``load`` the pending tool calls of a run, and ``submit`` their outputs. The
+Assistants backend reads a Run in ``requires_action``; the Responses backend reads a completed
+background response whose ``function_call`` items have no output yet.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from events.envelope import Event
+from events.errors import RunhookError
+
+Api = Literal["assistants", "responses"]
+
+
+class RunExpired(RunhookError):
+    """The run's window closed (``expires_at`` passed, or the API says ``expired``): record it,
+    never retry."""
+
+
+class RunMovedOn(RunhookError):
+    """The API refused the submit because the run is no longer waiting for these outputs
+    (another worker submitted, it was cancelled, it completed). Record it, never retry."""
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Names one run (Assistants) or one response (Responses)."""
+
+    api: Api
+    id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for; ``arguments`` is the model's JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """The string answer to one ``ToolCall``."""
+
+    tool_call_id: str
+    output: str
+
+
+@dataclass(frozen=True)
+class PendingCalls:
+    """What a run is waiting for.
+
+    Attributes:
+        ref: the run or response.
+        status: the API's status string (``requires_action``, ``completed``, ``expired``…).
+        calls: the tool calls still without output (empty when nothing is pending).
+        expires_at: unix seconds when the window closes, or None when the API gives none.
+        tools: the tool definitions the run or response was created with (Responses needs
+            them again on the follow-up request).
+        raw: the SDK object it was read from, for handlers that want more.
+    """
+
+    ref: RunRef
+    status: str
+    calls: tuple[ToolCall, ...] = ()
+    expires_at: float | None = None
+    tools: Sequence[Any] = field(default=(), repr=False)
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def waiting(self) -> bool:
+        """True when the run is waiting for outputs of ``calls``."""
+        return bool(self.calls)
+
+
+class Backend(ABC):
+    """Load pending calls and submit outputs for one OpenAI API."""
+
+    api: Api
+
+    @abstractmethod
+    def ref(self, event: Event) -> RunRef:
+        """The run or response an event is about."""
+
+    @abstractmethod
+    def from_event(self, event: Event) -> PendingCalls | None:
+        """Pending calls read from a full event payload without IO; None for a thin payload."""
+
+    @abstractmethod
+    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
+        """Read the run's current state from the API."""
+
+    @abstractmethod
+    def submit(
+        self,
+        pending: PendingCalls,
+        outputs: Sequence[ToolOutput],
+        *,
+        deadline: float | None = None,
+    ) -> str | None:
+        """Hand the outputs back in one call.
+
+        Returns:
+            The id of the continuation when the API creates a new object for it (the
+            follow-up response of the Responses API), else None.
+
+        Raises:
+            RunExpired: the window closed.
+            RunMovedOn: the API no longer accepts outputs for these calls.
+        """

@@ -1,0 +1,165 @@
+"""The Responses API backend.
+
+In the Responses API nothing pauses: a background response simply *completes* with one or more
+``function_call`` items in its ``output``, and OpenAI announces that with a signed
+``response.completed`` webhook (thin payload: ``data.id`` only). That is this world's
+``requires_action``:
+
+- ``load``: ``responses.retrieve(id)``; the ``function_call`` items of a completed response are
+  the pending calls (a response's own output never holds their outputs, which go into the next
+  request);
+- ``submit``: ``responses.create(previous_response_id=id, input=[function_call_output…],
+  tools=<the same tools>, background=True)``, carrying the model, instructions and metadata
+  over (instructions are not inherited through ``previous_response_id``).
+
+The API does not refuse a second follow-up to the same response (it would fork the
+conversation), so exactly-once rests entirely on the wait-key claim the handler takes first.
+The chain of responses is one logical run: every follow-up carries
+``metadata["runhook_root"]``, the id of the first response of the chain.
+
+Responses have no ``expires_at``. A background response that was not stored is kept "for
+roughly 10 minutes"; when the previous response is gone the API answers 404, which ends the
+work as ``RunExpired``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from events.config import Settings
+from events.envelope import Event
+from handlers.backends.base import (
+    Backend,
+    PendingCalls,
+    RunExpired,
+    RunRef,
+    ToolCall,
+    ToolOutput,
+)
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+    from openai.types.responses import Response
+
+ROOT_KEY = "runhook_root"
+"""Metadata key carrying the id of the first response of a chain (the logical run)."""
+
+
+def root_id(response: Any) -> str:
+    """The logical run id of a response: its chain's first response id."""
+    metadata = getattr(response, "metadata", None) or {}
+    return str(metadata.get(ROOT_KEY) or response.id)
+
+
+class ResponsesBackend(Backend):
+    """Load and continue background responses.
+
+    Args:
+        client: the OpenAI client.
+        settings: process settings.
+        clock: unix seconds, injectable for tests.
+    """
+
+    api = "responses"
+
+    def __init__(
+        self,
+        client: OpenAI,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+
+    def ref(self, event: Event) -> RunRef:
+        """The response an event is about."""
+        return RunRef(api="responses", id=event.object_id)
+
+    def from_event(self, event: Event) -> PendingCalls | None:
+        """Pending calls from a full ``response.*`` payload; None for a thin one."""
+        if event.is_thin:
+            return None
+        return self.pending_of(event.model())
+
+    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
+        """Retrieve the response and list its function calls."""
+        from openai import NotFoundError
+
+        try:
+            response = self.client.responses.retrieve(ref.id)
+        except NotFoundError as exc:
+            raise RunExpired(f"response {ref.id} is no longer available: {exc.message}") from exc
+        return self.pending_of(response)
+
+    def pending_of(self, response: Response) -> PendingCalls:
+        """Build ``PendingCalls`` from a Response object."""
+        calls: tuple[ToolCall, ...] = ()
+        if response.status == "completed":
+            calls = function_calls(response.output or [])
+        tools = [_plain(tool) for tool in (response.tools or [])]
+        return PendingCalls(
+            ref=RunRef(api="responses", id=response.id),
+            status=str(response.status),
+            calls=calls,
+            expires_at=None,
+            tools=tools,
+            raw=response,
+        )
+
+    def submit(
+        self,
+        pending: PendingCalls,
+        outputs: Sequence[ToolOutput],
+        *,
+        deadline: float | None = None,
+    ) -> str | None:
+        """Create the follow-up background response; return its id.
+
+        Raises:
+            RunExpired: the previous response is gone (not stored, retention passed).
+        """
+        from openai import NotFoundError
+
+        previous = pending.raw
+        metadata = dict(getattr(previous, "metadata", None) or {})
+        metadata[ROOT_KEY] = root_id(previous) if previous is not None else pending.ref.id
+        kwargs: dict[str, Any] = {
+            "previous_response_id": pending.ref.id,
+            "input": [
+                {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
+                for o in outputs
+            ],
+            "background": True,
+            "metadata": metadata,
+        }
+        if previous is not None:
+            kwargs["model"] = previous.model
+            if pending.tools:
+                kwargs["tools"] = list(pending.tools)
+            if getattr(previous, "instructions", None):
+                kwargs["instructions"] = previous.instructions
+        try:
+            follow_up = self.client.responses.create(**kwargs)
+        except NotFoundError as exc:
+            raise RunExpired(
+                f"response {pending.ref.id} is no longer available: {exc.message}"
+            ) from exc
+        return str(follow_up.id)
+
+
+def function_calls(output: Sequence[Any]) -> tuple[ToolCall, ...]:
+    """The ``function_call`` items of a response's output, as ``ToolCall``s."""
+    return tuple(
+        ToolCall(id=str(item.call_id), name=str(item.name), arguments=str(item.arguments))
+        for item in output
+        if getattr(item, "type", None) == "function_call"
+    )
+
+
+def _plain(tool: Any) -> Any:
+    dump = getattr(tool, "model_dump", None)
+    return dump(exclude_none=True) if callable(dump) else tool

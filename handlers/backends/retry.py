@@ -1,0 +1,84 @@
+"""Deadline-aware retries around OpenAI calls.
+
+The SDK's own retries know nothing of a run's deadline, so backends call the SDK with
+``max_retries=0`` and retry here: on 408, 409, 429 and 5xx answers and on connection errors,
+with exponential backoff (0.5 s · 2ⁿ, capped at 8 s, with jitter), honouring ``retry-after-ms``,
+``retry-after`` and ``openai-poll-after-ms`` when the server sends them, and never sleeping past
+the deadline: when the next attempt could not start before it, the last error is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import openai
+
+log = logging.getLogger("runhook.retry")
+
+T = TypeVar("T")
+
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+BASE_DELAY_S = 0.5
+MAX_DELAY_S = 8.0
+
+
+def server_delay(exc: BaseException) -> float | None:
+    """The delay the server asked for (``retry-after-ms``, ``retry-after``, poll-after)."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("openai-poll-after-ms", 0.001)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                pass
+    value = headers.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            return None
+    return None
+
+
+def retryable(exc: BaseException) -> bool:
+    """True for errors worth another attempt."""
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRY_STATUSES
+    return isinstance(exc, openai.APIConnectionError)
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    deadline: float | None,
+    what: str,
+    max_attempts: int = 8,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call`` until it succeeds, a non-retryable error, the deadline, or max attempts."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            attempt += 1
+            if not retryable(exc) or attempt >= max_attempts:
+                raise
+            delay = server_delay(exc)
+            if delay is None:
+                delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1))
+                delay *= 1 - 0.25 * random.random()
+            if deadline is not None and clock() + delay >= deadline:
+                log.warning("%s: no time left for another attempt", what)
+                raise
+            log.info("%s failed (%s); retry %d in %.2f s", what, type(exc).__name__, attempt, delay)
+            sleep(delay)

@@ -1,0 +1,67 @@
+"""The ``Context`` every handler receives next to the event."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from events.config import Settings
+from events.envelope import Event
+from events.store.base import Store
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+    from handlers.app import App
+    from handlers.backends.base import Backend
+    from handlers.tools.registry import ToolRegistry
+
+
+@dataclass
+class Context:
+    """What a handler may use besides the event.
+
+    Attributes:
+        app: the App that routed the event.
+        event: the event being handled.
+        log: a logger adapter that carries the event's ids (never its payload).
+    """
+
+    app: App
+    event: Event
+    log: logging.LoggerAdapter[logging.Logger] = field(repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The process settings."""
+        return self.app.settings
+
+    @property
+    def store(self) -> Store:
+        """The store (claims, records)."""
+        return self.app.store
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """The app's registered tools."""
+        return self.app.tools
+
+    @property
+    def openai(self) -> OpenAI:
+        """The app's OpenAI client."""
+        return self.app.openai
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Unix seconds (injectable on the App)."""
+        return self.app.clock
+
+    def backend(self, api: str | None = None) -> Backend:
+        """The backend for ``api`` (default: the API the event belongs to)."""
+        return self.app.backend(api or self.event.api)
+
+    def extra(self) -> dict[str, Any]:
+        """Log fields that identify the event."""
+        return {"event_id": self.event.id, "event_type": self.event.type}

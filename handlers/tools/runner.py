@@ -1,0 +1,188 @@
+"""Run one wait's tool calls: concurrently, bounded, and never hanging.
+
+All calls start at once on a thread pool capped at ``tool_concurrency`` (``async def`` tools
+run with ``asyncio.run`` inside their thread). Each call gets ``min(tool timeout, time left
+before the run's deadline)``. Whatever happens, every call yields an output string:
+
+- the tool's return value (``str`` as is; anything else as JSON);
+- or an error output the model can read and act on, as JSON text::
+
+      {"error": {"type": "timeout", "tool": "get_weather",
+                 "message": "the tool did not finish within 30.0 s"}}
+
+  with ``type`` one of ``unknown_tool``, ``invalid_json``, ``invalid_arguments``,
+  ``tool_error``, ``timeout``.
+
+A thread cannot be killed: a call that times out keeps running in the background and its late
+result is discarded. Outputs are then fitted into the API's limits (one output at most
+1,048,576 characters, all together below 512 KB) with a visible truncation marker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from events import defaults
+from handlers.backends.base import ToolCall, ToolOutput
+from handlers.tools.registry import Tool, ToolRegistry
+from handlers.tools.schema import ArgumentError, coerce_arguments
+
+log = logging.getLogger("runhook.tools")
+
+TRUNCATION_MARKER = "…[truncated by runhook: {n} more characters]"
+
+
+class ToolError(Exception):
+    """Raise it from a tool to send the model a clean error message (no exception type)."""
+
+
+def error_output(kind: str, tool: str, message: str) -> str:
+    """The JSON error output for one failed call."""
+    return json.dumps({"error": {"type": kind, "tool": tool, "message": message}})
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _invoke(tool: Tool, kwargs: dict[str, Any]) -> Any:
+    if tool.is_async:
+        return asyncio.run(tool.fn(**kwargs))
+    return tool.fn(**kwargs)
+
+
+def prepare(call: ToolCall, registry: ToolRegistry) -> tuple[Tool, dict[str, Any]] | str:
+    """Resolve a call to (tool, kwargs), or return its error output."""
+    tool = registry.get(call.name)
+    if tool is None:
+        known = ", ".join(registry.names()) or "none"
+        return error_output(
+            "unknown_tool", call.name, f"no tool named {call.name!r}; available: {known}"
+        )
+    try:
+        raw = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError as exc:
+        return error_output("invalid_json", call.name, f"arguments are not valid JSON: {exc}")
+    if not isinstance(raw, dict):
+        return error_output("invalid_arguments", call.name, "arguments must be a JSON object")
+    try:
+        return tool, coerce_arguments(tool.signature, raw)
+    except ArgumentError as exc:
+        return error_output("invalid_arguments", call.name, str(exc))
+
+
+def run_calls(
+    calls: Sequence[ToolCall],
+    registry: ToolRegistry,
+    *,
+    deadline: float | None,
+    timeout_s: float = defaults.TOOL_TIMEOUT_S,
+    concurrency: int = defaults.TOOL_CONCURRENCY,
+    executor: Executor | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[ToolOutput]:
+    """Run every call and return one output per call, in the calls' order.
+
+    Args:
+        calls: the pending calls of one wait.
+        registry: where tools are looked up.
+        deadline: unix seconds by which every output must exist (run deadline), or None.
+        timeout_s: default per-call timeout (a tool's own ``timeout_s`` wins).
+        concurrency: threads at most (ignored when ``executor`` is given).
+        executor: run on this executor instead of a fresh bounded pool.
+        clock: unix seconds.
+    """
+    outputs: dict[str, str] = {}
+    started: list[tuple[ToolCall, Tool, Future[Any], float, float]] = []
+    own_pool = executor is None
+    pool = executor or ThreadPoolExecutor(
+        max_workers=max(1, min(concurrency, len(calls))), thread_name_prefix="runhook-tool"
+    )
+    try:
+        now = clock()
+        for call in calls:
+            prepared = prepare(call, registry)
+            if isinstance(prepared, str):
+                outputs[call.id] = prepared
+                continue
+            tool, kwargs = prepared
+            limit = now + (tool.timeout_s or timeout_s)
+            if deadline is not None:
+                limit = min(limit, deadline)
+            started.append((call, tool, pool.submit(_invoke, tool, kwargs), limit, limit - now))
+        for call, tool, future, limit, budget in started:
+            outputs[call.id] = _collect(call, tool, future, limit, budget, clock)
+    finally:
+        if own_pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return fit_limits([ToolOutput(tool_call_id=c.id, output=outputs[c.id]) for c in calls])
+
+
+def _collect(
+    call: ToolCall,
+    tool: Tool,
+    future: Future[Any],
+    limit: float,
+    budget: float,
+    clock: Callable[[], float],
+) -> str:
+    ids = {"tool_call_id": call.id, "tool": tool.name}
+    try:
+        return _render(future.result(timeout=max(0.0, limit - clock())))
+    except FutureTimeout:
+        future.cancel()
+        log.warning("tool timed out", extra=ids)
+        return error_output(
+            "timeout", tool.name, f"the tool did not finish within {max(0.0, budget):.1f} s"
+        )
+    except ToolError as exc:
+        return error_output("tool_error", tool.name, str(exc))
+    except Exception as exc:
+        log.warning("tool raised", exc_info=True, extra=ids)
+        return error_output("tool_error", tool.name, f"{type(exc).__name__}: {exc}")
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending with the truncation marker."""
+    if len(text) <= limit:
+        return text
+    keep = limit
+    while True:
+        marker = TRUNCATION_MARKER.format(n=len(text) - keep)
+        if keep + len(marker) <= limit:
+            return text[:keep] + marker
+        keep = max(0, limit - len(marker))
+        if keep == 0:
+            return marker[:limit]
+
+
+def fit_limits(
+    outputs: Sequence[ToolOutput],
+    *,
+    max_chars: int = defaults.OUTPUT_MAX_CHARS,
+    max_total_bytes: int = defaults.OUTPUTS_TOTAL_MAX_BYTES,
+) -> list[ToolOutput]:
+    """Cut outputs to the per-output and combined limits, largest first."""
+    texts = [truncate(o.output, max_chars) for o in outputs]
+    budget = max_total_bytes - 1
+    while sum(len(t.encode()) for t in texts) > budget:
+        sizes = [len(t.encode()) for t in texts]
+        i = max(range(len(texts)), key=sizes.__getitem__)
+        excess = sum(sizes) - budget
+        texts[i] = truncate(texts[i], max(0, len(texts[i]) - excess - 64))
+    return [
+        ToolOutput(tool_call_id=o.tool_call_id, output=t)
+        for o, t in zip(outputs, texts, strict=True)
+    ]
