@@ -1,0 +1,83 @@
+"""Serve the stand-in in a background thread (tests, the demo, benchmarks)."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from handlers.standin.app import create_app
+from handlers.standin.state import StandinConfig, World
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class StandinServer:
+    """The stand-in on ``http://host:port/v1``, threaded, in a daemon thread.
+
+    Args:
+        config: the knobs; defaults to ``StandinConfig()``.
+        host: bind address.
+        port: 0 picks a free port.
+    """
+
+    def __init__(
+        self, config: StandinConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config or StandinConfig()
+        self.world = World(self.config)
+        self.app = create_app(self.world)
+        self._server: BaseWSGIServer = make_server(
+            host, port, self.app, threaded=True, request_handler=_QuietHandler
+        )
+        self._server.daemon_threads = True  # type: ignore[attr-defined]
+        self.host, self.port = host, int(self._server.server_port)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="standin-http", daemon=True
+        )
+
+    @property
+    def root_url(self) -> str:
+        """``http://host:port``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port/v1``: what ``OPENAI_BASE_URL`` should be."""
+        return f"{self.root_url}/v1"
+
+    def start(self) -> StandinServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self.world.stop()
+
+    def client(self, **options: Any) -> OpenAI:
+        """An official SDK client pointed at this stand-in."""
+        from openai import OpenAI
+
+        options.setdefault("api_key", "sk-standin")
+        return OpenAI(base_url=self.base_url, **options)
+
+    def stats(self) -> dict[str, Any]:
+        """The ``/_standin/stats`` document."""
+        import httpx2
+
+        return dict(httpx2.get(f"{self.root_url}/_standin/stats", trust_env=False).json())
+
+    def __enter__(self) -> StandinServer:
+        return self.start()
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
