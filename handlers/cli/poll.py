@@ -1,0 +1,64 @@
+"""``runhook poll``: the relay poller."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from typing import Any
+
+from events.config import Settings
+from events.sources.poller import Poller
+from events.sources.relay import HttpRelay, PipelineRelay, Relay
+from handlers.app import load_app
+from handlers.cli._common import EventPrinter, relay_secret
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``runhook poll``."""
+    parser = subparsers.add_parser(
+        "poll",
+        help="relay poller: watch runs and emit their events",
+        description=(
+            "Poll the runs on the watch list (kept in RUNHOOK_STORE, filled with --watch, the "
+            "Python API or the server's POST /watch) and emit an event for every status newly "
+            "seen, re-emitting a persisting requires_action. Events go into this process's App "
+            "(default) or, with --url, to a runhook server. Intervals start at "
+            "openai-poll-after-ms (else RUNHOOK_POLL_INTERVAL_S) and back off to "
+            "RUNHOOK_POLL_MAX_INTERVAL_S."
+        ),
+    )
+    parser.add_argument("--watch", metavar="RUN_ID", help="add this run to the watch list first")
+    parser.add_argument("--thread", metavar="THREAD_ID", help="the thread of --watch")
+    parser.add_argument("--url", help="emit to this runhook server's /events instead of in-process")
+    parser.add_argument("--secret", help="whsec_ secret for --url (default RUNHOOK_WEBHOOK_SECRET)")
+    parser.add_argument("--burst", action="store_true", help="return once no watched run is left")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Poll until interrupted (or, with --burst, until the watch list is done)."""
+    if bool(args.watch) != bool(args.thread):
+        raise SystemExit("runhook poll: --watch and --thread go together")
+    settings = Settings.from_env()
+    secret = relay_secret(settings, args.secret, remote=bool(args.url))
+    app = load_app(
+        settings.app_path,
+        settings=settings.replace(sync=True, webhook_secrets=(secret, *settings.webhook_secrets)),
+    )
+    app.start()
+    relay: Relay = (
+        HttpRelay(args.url, secret)
+        if args.url
+        else PipelineRelay(app.pipeline(), secret, source="poller")
+    )
+    poller = Poller(app.store, app.openai, relay, app.settings, on_event=EventPrinter())
+    if args.watch:
+        poller.watch(args.watch, args.thread)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        poller.run(burst=args.burst, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,64 @@
+"""``runhook run``: start a run and relay its stream as events."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from events.config import Settings
+from events.sources.relay import HttpRelay, PipelineRelay, Relay
+from events.sources.stream import stream_run
+from handlers.app import load_app
+from handlers.cli._common import EventPrinter, relay_secret
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``runhook run``."""
+    parser = subparsers.add_parser(
+        "run",
+        help="start a run and relay its stream as events",
+        description=(
+            "Add MESSAGE to a thread, start a streamed run of ASSISTANT, and relay every "
+            "streamed run/step/message event as a signed runhook event: into this process's "
+            "App (default: tools run here, outputs are submitted through a stream whose events "
+            "are relayed too) or, with --url, to a runhook server. Prints one line per event."
+        ),
+    )
+    parser.add_argument(
+        "message", help="the user message (scripted-model directives work on the stand-in)"
+    )
+    parser.add_argument("--assistant", required=True, help="assistant id (asst_...)")
+    parser.add_argument("--thread", help="existing thread id (default: a new thread)")
+    parser.add_argument(
+        "--url", help="relay to this runhook server's /events instead of in-process"
+    )
+    parser.add_argument("--secret", help="whsec_ secret for --url (default RUNHOOK_WEBHOOK_SECRET)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Stream one run and relay it."""
+    settings = Settings.from_env()
+    secret = relay_secret(settings, args.secret, remote=bool(args.url))
+    app = load_app(
+        settings.app_path,
+        settings=settings.replace(
+            sync=True, stream_continuation=True, webhook_secrets=(secret, *settings.webhook_secrets)
+        ),
+    )
+    app.start()
+    client = app.openai
+    relay: Relay = (
+        HttpRelay(args.url, secret) if args.url else PipelineRelay(app.pipeline(), secret)
+    )
+    thread_id = args.thread
+    if thread_id:
+        client.beta.threads.messages.create(thread_id=thread_id, role="user", content=args.message)
+    else:
+        thread_id = client.beta.threads.create(
+            messages=[{"role": "user", "content": args.message}]
+        ).id
+    stream_run(
+        client, relay, thread_id=thread_id, assistant_id=args.assistant, on_relayed=EventPrinter()
+    )
+    return 0

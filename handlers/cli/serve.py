@@ -1,0 +1,70 @@
+"""``runhook serve``: the HTTP source under gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from events.config import Settings
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``runhook serve``."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve POST /events under gunicorn",
+        description=(
+            "Serve POST /events, GET /healthz and GET /readyz under gunicorn (gthread workers). "
+            "Each delivery is verified, stored durably and answered 202, then processed by the "
+            "process's handler pool. Flags override the RUNHOOK_* environment. Needs "
+            "RUNHOOK_WEBHOOK_SECRET (or OPENAI_WEBHOOK_SECRET)."
+        ),
+    )
+    parser.add_argument(
+        "--bind", help="address:port to listen on (RUNHOOK_BIND, default 127.0.0.1:8000)"
+    )
+    parser.add_argument("--workers", type=int, help="worker processes (RUNHOOK_WORKERS, default 2)")
+    parser.add_argument(
+        "--threads", type=int, help="threads per worker (RUNHOOK_THREADS, default 8)"
+    )
+    parser.add_argument("--app", help="module:object of your App (RUNHOOK_APP)")
+    parser.add_argument("--store", help="store URL (RUNHOOK_STORE, default sqlite:///runhook.db)")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        default=None,
+        help="process each event before replying (RUNHOOK_SYNC)",
+    )
+    parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        help="seconds to drain on SIGTERM (RUNHOOK_GRACEFUL_TIMEOUT_S, default 30)",
+    )
+    parser.set_defaults(func=run)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings from the environment with the flags applied."""
+    overrides = {
+        "bind": args.bind,
+        "workers": args.workers,
+        "threads": args.threads,
+        "app_path": args.app,
+        "store_url": args.store,
+        "sync": args.sync,
+        "graceful_timeout_s": args.graceful_timeout,
+    }
+    return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the configuration, then run gunicorn in this process (it forks the workers)."""
+    from deploy.runtime import check, serve
+    from events.store import open_store
+
+    settings = settings_from(args)
+    check(settings)
+    open_store(settings.store_url).close()  # a bad store URL fails here, in one line
+    print(f"runhook serving on http://{settings.bind} ({settings.workers} workers)", flush=True)
+    serve(settings)
+    return 0

@@ -1,0 +1,94 @@
+"""Every `runhook` command explains itself, and bad configuration is one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from handlers.cli import COMMANDS, main
+from tests.plugins.gunicorn import REPO
+
+
+def cli(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `runhook ARGS` in a clean environment holding only ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "handlers.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=stdin,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **env},
+    )
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`runhook <command> --help` prints a description and exits 0."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert f"runhook {command}" in out and len(out.splitlines()) > 3
+
+
+def test_serve_without_secret_is_one_line() -> None:
+    """`runhook serve` without a secret exits 1 with a one-line reason."""
+    result = cli("serve")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "runhook serve: no webhook secret: set RUNHOOK_WEBHOOK_SECRET"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_store_url_is_one_line() -> None:
+    """A store URL of an unknown kind is named, with the forms that work."""
+    result = cli("serve", RUNHOOK_WEBHOOK_SECRET="whsec_YWJj", RUNHOOK_STORE="postgres://x")
+    assert result.returncode == 1
+    assert "RUNHOOK_STORE='postgres://x' is not a store URL" in result.stderr
+
+
+def test_send_to_an_unreachable_url_is_one_line() -> None:
+    """`runhook send` to an unreachable URL says so in one line."""
+    envelope = '{"id":"evt_1","object":"event","type":"x.y","created_at":1,"data":{"id":"a"}}'
+    result = cli("send", "http://127.0.0.1:9/events", "--secret", "whsec_YWJj", stdin=envelope)
+    assert result.returncode == 1
+    assert "cannot reach http://127.0.0.1:9/events" in result.stderr
+
+
+def test_unreachable_api_is_one_line() -> None:
+    """`runhook tools sync` against an API nobody serves says so in one line."""
+    result = cli(
+        "tools",
+        "sync",
+        "--assistant",
+        "asst_x",
+        OPENAI_API_KEY="k",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "runhook tools: cannot reach the OpenAI API at http://127.0.0.1:9/v1/"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tools_sync_sets_the_assistants_tools(standin: Any) -> None:
+    """`runhook tools sync` replaces an assistant's tools with the app's definitions."""
+    client = standin.client()
+    assistant = client.beta.assistants.create(model="gpt-4o")
+    result = cli(
+        "tools",
+        "sync",
+        "--assistant",
+        assistant.id,
+        OPENAI_API_KEY="k",
+        OPENAI_BASE_URL=standin.base_url,
+    )
+    assert result.returncode == 0, result.stderr
+    tools = client.beta.assistants.retrieve(assistant.id).tools
+    assert [t.function.name for t in tools] == ["fetch_url"]  # type: ignore[union-attr]
