@@ -1,0 +1,1 @@
+"""Deployment entry points: gunicorn (``wsgi``, ``gunicorn.conf.py``), containers, serverless."""

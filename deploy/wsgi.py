@@ -1,0 +1,7 @@
+"""gunicorn target: ``gunicorn -c deploy/gunicorn.conf.py deploy.wsgi:app``."""
+
+from __future__ import annotations
+
+from deploy.runtime import build
+
+app = build()
