@@ -1,0 +1,172 @@
+"""Google Cloud Functions adapters: an HTTP function and a Pub/Sub CloudEvent function.
+
+Same shape as every adapter: native input → ``Delivery`` → ``pipeline.accept`` → native reply.
+Cloud Functions run the pipeline in **sync mode** (``Settings(sync=True)``;
+``deploy/runtime.lambda_app`` sets it): the event is processed before the reply.
+functions-framework is not needed here; ``deploy/gcf_main.py`` uses it only when installed.
+
+- ``http_handler(app)`` takes the ``flask.Request`` the runtime passes and returns a
+  ``flask.Response``. A signed POST (the ``webhook-*`` headers) is answered exactly like
+  ``POST /events``. A **Pub/Sub push** body (``{"message": {"data", "attributes", …},
+  "subscription"}``, no signature headers) follows the bus convention
+  (``events.sources.bus``): ``message.data`` is the base64 envelope and ``message.attributes``
+  carry ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``. Push answers 2xx to
+  acknowledge: a processed or duplicate event, and also a poison message (4xx from the
+  pipeline: logged by id, acknowledged, never retried); a 5xx answer makes Pub/Sub redeliver.
+  (With ``--push-no-wrapper --push-no-wrapper-write-metadata`` the attributes arrive as
+  headers and the body is the envelope: that is the plain signed POST.)
+- ``cloud_event_handler(app)`` takes the CloudEvent of a Pub/Sub trigger (Eventarc), whose
+  ``data`` is the same ``{"message": …}``. It returns on 2xx and on poison messages, and
+  raises ``RetryDelivery`` on 5xx so that Pub/Sub redelivers (deploy the function with
+  ``--retry``; without it a failed event is dropped by the platform).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Request, Response
+
+from events.errors import MalformedEvent, PayloadTooLarge, RunhookError
+from events.pipeline import Pipeline
+from events.signing import HEADER_SIGNATURE
+from events.sources import Ack, Delivery
+from events.sources.bus import HasPipeline, message_delivery, pipeline_of, settle
+
+log = logging.getLogger("runhook.gcf")
+
+HttpFunction = Callable[[Request], Response]
+CloudEventFunction = Callable[[Any], None]
+
+#: room for the Pub/Sub push wrapper around a base64 envelope (attributes, ids, timestamps)
+PUSH_OVERHEAD_BYTES = 64 * 1024
+
+
+class RetryDelivery(RunhookError):
+    """Raised by the CloudEvent function so that Pub/Sub delivers the message again."""
+
+
+def pubsub_delivery(message: Mapping[str, Any]) -> Delivery:
+    """The delivery for one Pub/Sub message (``{"data": base64, "attributes": {…}}``).
+
+    Raises:
+        MalformedEvent: ``data`` is not base64.
+    """
+    try:
+        body = base64.b64decode(str(message.get("data") or ""), validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedEvent("the Pub/Sub message's data is not base64") from None
+    attributes = message.get("attributes") or {}
+    return message_delivery(body, attributes, source="pubsub")
+
+
+def accept_pubsub(pipeline: Pipeline, message: Mapping[str, Any]) -> Ack:
+    """Accept one Pub/Sub message; a message that is not one is answered 400 (poison)."""
+    try:
+        delivery = pubsub_delivery(message)
+    except MalformedEvent as exc:
+        return Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}})
+    return pipeline.accept(delivery)
+
+
+def push_message(body: bytes) -> Mapping[str, Any] | None:
+    """The ``message`` of a Pub/Sub push body, or None when ``body`` is not one."""
+    try:
+        wrapper = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(wrapper, dict) or "subscription" not in wrapper:
+        return None
+    message = wrapper.get("message")
+    return message if isinstance(message, dict) else None
+
+
+def _response(ack: Ack) -> Response:
+    return Response(ack.json(), status=ack.status, mimetype="application/json")
+
+
+def _message_id(message: Mapping[str, Any]) -> Any:
+    return message.get("messageId") or message.get("message_id")
+
+
+def http_handler(target: Pipeline | HasPipeline, *, name: str = "entry") -> HttpFunction:
+    """The HTTP function: signed POSTs and Pub/Sub push (see the module docstring).
+
+    Args:
+        target: an App (started) or its pipeline, in sync mode.
+        name: the function's ``__name__``, which functions-framework's decorators key on;
+            make it the ``--entry-point``.
+    """
+    pipeline = pipeline_of(target)
+    limit = pipeline.settings.max_body_bytes
+
+    def handle(request: Request) -> Response:
+        if request.method != "POST":
+            refusal = {"code": "method_not_allowed", "message": "send events with POST"}
+            response = _response(Ack(405, {"error": refusal}))
+            response.headers["allow"] = "POST"
+            return response
+        # A push body wraps the envelope in base64 (4/3 larger); the pipeline then checks the
+        # envelope itself against the exact limit.
+        cap = limit * 4 // 3 + PUSH_OVERHEAD_BYTES
+        if request.content_length is not None and request.content_length > cap:
+            exc = PayloadTooLarge(
+                f"body is {request.content_length} bytes; the limit is {limit} "
+                "(RUNHOOK_MAX_BODY_BYTES)"
+            )
+            return _response(Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}}))
+        body = request.get_data(cache=False)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        message = None if HEADER_SIGNATURE in headers else push_message(body)
+        if message is not None:
+            ack = accept_pubsub(pipeline, message)
+            if settle(ack, {"message_id": _message_id(message), "source": "pubsub"}) and not ack.ok:
+                error = ack.body.get("error")
+                return _response(Ack(200, {"status": "dropped", "error": error}, ack.event_id))
+            return _response(ack)
+        delivery = Delivery(body, headers, source="gcf", content_type=request.content_type or "")
+        return _response(pipeline.accept(delivery))
+
+    handle.__name__ = handle.__qualname__ = name
+    return handle
+
+
+def cloud_event_handler(
+    target: Pipeline | HasPipeline, *, name: str = "pubsub"
+) -> CloudEventFunction:
+    """The CloudEvent function of a Pub/Sub trigger (see the module docstring).
+
+    Args:
+        target: an App (started) or its pipeline, in sync mode.
+        name: the function's ``__name__`` (functions-framework's decorators key on it).
+
+    Returns:
+        ``handle(cloud_event) -> None``; it accepts a CloudEvent object (``.data``) or a
+        structured-mode CloudEvent dict (``["data"]``), and raises ``RetryDelivery`` on 5xx.
+    """
+    pipeline = pipeline_of(target)
+
+    def handle(cloud_event: Any) -> None:
+        data = getattr(cloud_event, "data", None)
+        if data is None and isinstance(cloud_event, Mapping):
+            data = cloud_event.get("data")
+        message = data.get("message") if isinstance(data, Mapping) else None
+        if not isinstance(message, Mapping):
+            log.warning("CloudEvent without a Pub/Sub message dropped")
+            return
+        ack = accept_pubsub(pipeline, message)
+        if not settle(ack, {"message_id": _message_id(message), "source": "pubsub"}):
+            error = ack.body.get("error")
+            code = error.get("code") if isinstance(error, Mapping) else None
+            raise RetryDelivery(
+                f"Pub/Sub message {_message_id(message)} was not processed ({ack.status} "
+                f"{code}); raising so that Pub/Sub delivers it again (deploy with --retry)"
+            )
+
+    handle.__name__ = handle.__qualname__ = name
+    return handle
