@@ -1,0 +1,1 @@
+"""runhook benchmarks: ``python -m bench [--quick]`` (``make bench``)."""
