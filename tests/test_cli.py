@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from events.keys import event_key
+from events.signing import sign_headers
+from events.sources.bus import stream_fields
+from events.store import open_store
+from events.testing import make_event
 from handlers.cli import COMMANDS, main
 from tests.plugins.gunicorn import REPO
+
+OTHER = "whsec_b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLi4uLi4="
 
 
 def cli(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
@@ -92,3 +100,46 @@ def test_tools_sync_sets_the_assistants_tools(standin: Any) -> None:
     assert result.returncode == 0, result.stderr
     tools = client.beta.assistants.retrieve(assistant.id).tools
     assert [t.function.name for t in tools] == ["fetch_url"]  # type: ignore[union-attr]
+
+
+@pytest.mark.redis
+def test_consume_processes_a_redis_stream(redis_url: str, secret: str, tmp_path: Path) -> None:
+    """`runhook consume --burst` processes each signed entry once, acknowledges it, and moves a
+    poison entry to the dead-letter stream."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    good = [make_event(f"bus.cli.{n}") for n in range(2)]
+    for event in good:
+        client.xadd(
+            "cli:events",
+            stream_fields(event.body, sign_headers(secret, event.body, msg_id=event.id)),
+        )
+    forged = make_event("bus.cli.forged")
+    client.xadd("cli:events", stream_fields(forged.body, sign_headers(OTHER, forged.body)))
+    db = tmp_path / "consume.db"
+    env = {"RUNHOOK_WEBHOOK_SECRET": secret, "RUNHOOK_STORE": f"sqlite:///{db}"}
+    args = ["consume", "--redis", redis_url, "--stream", "cli:events", "--burst"]
+    result = cli(*args, "--dead-letter", "cli:dead", **env)
+    assert result.returncode == 0, result.stderr
+    assert "3 entries handled from 'cli:events'" in result.stdout
+    assert client.xpending("cli:events", "runhook")["pending"] == 0
+    dead = client.xrange("cli:dead")
+    assert [fields[b"body"] for _id, fields in dead] == [forged.body]
+    store = open_store(f"sqlite:///{db}")
+    try:
+        for event in good:
+            record = store.get(event_key(event.id))
+            assert record is not None and record.outcome == "unhandled"
+    finally:
+        store.close()
+    # run again: nothing new, nothing handled twice
+    again = cli(*args, **env)
+    assert again.returncode == 0 and "0 entries handled" in again.stdout
+
+
+def test_consume_without_redis_is_one_line(secret: str) -> None:
+    """`runhook consume` with no Redis URL anywhere names the flag to pass."""
+    result = cli("consume", "--burst", RUNHOOK_WEBHOOK_SECRET=secret, RUNHOOK_STORE="memory://")
+    assert result.returncode == 1
+    assert result.stderr.startswith("runhook consume: no Redis to consume from: pass --redis")

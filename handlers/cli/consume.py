@@ -1,0 +1,86 @@
+"""``runhook consume``: feed a Redis stream of signed envelopes to the app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import threading
+from typing import Any
+
+from events.config import Settings
+from events.errors import ConfigError
+from events.sources.bus import RedisStreamSource
+from handlers.app import load_app
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``runhook consume``."""
+    parser = subparsers.add_parser(
+        "consume",
+        help="consume a Redis stream of signed events (bus source)",
+        description=(
+            "Read a Redis stream with a consumer group and process each entry before "
+            "acknowledging it (sync mode). An entry's fields are 'body' (the envelope, as "
+            "signed) and webhook-id, webhook-timestamp, webhook-signature. A processed or "
+            "duplicate entry is acknowledged; a poison entry (bad signature, not an envelope) "
+            "is acknowledged, logged and copied to --dead-letter; an entry whose processing "
+            "failed stays pending and is taken over by a consumer of the group once idle longer "
+            "than RUNHOOK_CLAIM_LEASE_S. Needs RUNHOOK_WEBHOOK_SECRET (or "
+            "OPENAI_WEBHOOK_SECRET) and pip install 'runhook[redis]'."
+        ),
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="the Redis holding the stream (default: RUNHOOK_STORE when it is a redis:// URL)",
+    )
+    parser.add_argument("--stream", default="runhook:events", help="stream key (runhook:events)")
+    parser.add_argument("--group", default="runhook", help="consumer group (runhook)")
+    parser.add_argument(
+        "--consumer",
+        help="this consumer's name, stable across restarts (default: host name and pid)",
+    )
+    parser.add_argument("--dead-letter", metavar="STREAM", help="copy poison entries here")
+    parser.add_argument(
+        "--burst", action="store_true", help="return once nothing is left to do now"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Consume until SIGTERM or Ctrl-C (or, with --burst, until the stream is drained)."""
+    from deploy.runtime import check
+
+    settings = Settings.from_env().replace(sync=True)
+    check(settings)
+    url = args.redis or settings.store_url
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            "no Redis to consume from: pass --redis redis://host:6379/0 "
+            "(or use a redis:// RUNHOOK_STORE)"
+        )
+    app = load_app(settings.app_path, settings=settings)
+    app.start()
+    source = RedisStreamSource(
+        app.pipeline(),
+        url,
+        args.stream,
+        args.group,
+        args.consumer or f"{socket.gethostname()}-{os.getpid()}",
+        dead_letter=args.dead_letter,
+        block_s=1.0,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    handled = 0
+    try:
+        handled = source.run(burst=args.burst, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+        app.close()
+    print(f"runhook consume: {handled} entries handled from {args.stream!r}", flush=True)
+    return 0
