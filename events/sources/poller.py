@@ -9,7 +9,8 @@ keeps waiting in ``requires_action`` the same wait is re-emitted every interval 
 the same run and call ids), so a lost event heals itself and duplicates are harmless (the
 requires_action handler de-duplicates waits). Intervals start from ``openai-poll-after-ms``
 (else ``poll_interval_s``), grow ×1.5 up to ``poll_max_interval_s`` while nothing changes, and
-reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch.
+reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch. A store
+outage pauses polling (with backoff) instead of ending the poller.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from openai import OpenAI
 from events import keys
 from events.config import Settings
 from events.envelope import Event
+from events.errors import StoreError
 from events.sources.relay import Relay
 from events.store.base import Store
 from events.store.records import Claim, Status
@@ -35,6 +37,8 @@ log = logging.getLogger("runhook.poller")
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 LEASE_S = 30.0
+OUTAGE_FIRST_DELAY_S = 0.5
+OUTAGE_MAX_DELAY_S = 30.0
 
 
 def watch(store: Store, run_id: str, thread_id: str) -> bool:
@@ -103,12 +107,30 @@ class Poller:
         return bool(self.known)
 
     def run(self, *, burst: bool = False, stop: threading.Event | None = None) -> None:
-        """Poll until stopped; with ``burst``, return once no watched run is left."""
+        """Poll until stopped; with ``burst``, return once no watched run is left.
+
+        While the store is unreachable the poller logs, waits (0.5 s, doubling up to 30 s)
+        and tries again; the watch list and its leases live in the store, so nothing is lost.
+
+        Raises:
+            StoreError: in burst mode, when the store is unreachable.
+        """
         stop = stop or threading.Event()
+        delay = OUTAGE_FIRST_DELAY_S
         while not stop.is_set():
-            if self.poll_once() == 0:
-                if burst and not self.pending():
+            try:
+                polled = self.poll_once()
+                if polled == 0 and burst and not self.pending():
                     return
+            except StoreError:
+                if burst:
+                    raise
+                log.warning("store unavailable; polling again in %.1f s", delay, exc_info=True)
+                stop.wait(delay)
+                delay = min(delay * 2, OUTAGE_MAX_DELAY_S)
+                continue
+            delay = OUTAGE_FIRST_DELAY_S
+            if polled == 0:
                 stop.wait(0.05)
 
     def _poll(self, claim: Claim, entry: dict[str, Any]) -> None:

@@ -88,8 +88,6 @@ def test_two_hosts_one_redis_exactly_once(
     poll_threads = [
         threading.Thread(target=p.run, kwargs={"stop": stop}, daemon=True) for p in pollers
     ]
-    for t in poll_threads:
-        t.start()
 
     # A relay fans each wait out three times, to both hosts, partly concurrently.
     def fan(i: int) -> None:
@@ -108,18 +106,28 @@ def test_two_hosts_one_redis_exactly_once(
         os.kill(victim, signal.SIGKILL)
         killed.append(victim)
 
-    killer = threading.Thread(target=kill_one_mid_tool)
-    killer.start()
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(fan, range(RUNS)))
-    killer.join(60)
-
     def completed() -> int:
         runs = standin.stats()["runs"]
         return sum(1 for w in waits if any(s == "completed" for s, _ in runs[w.id]["transitions"]))
 
-    wait_until(lambda: completed() == RUNS, timeout=180, what=f"all {RUNS} runs to complete")
-    stop.set()
+    for t in poll_threads:
+        t.start()
+    try:
+        killer = threading.Thread(target=kill_one_mid_tool)
+        killer.start()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(fan, range(RUNS)))
+        killer.join(60)
+        wait_until(lambda: completed() == RUNS, timeout=180, what=f"all {RUNS} runs to complete")
+    finally:
+        # stop and join the pollers before the stand-in and Redis go away under them
+        stop.set()
+        for t in poll_threads:
+            t.join(30)
+        for p in pollers:
+            p.store.close()
+        for relay in relays:
+            relay.close()
     runs = standin.stats()["runs"]
     assert [runs[w.id]["submits"] for w in waits] == [1] * RUNS
     lines = [line.split() for line in count.read_text().splitlines()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,15 +12,18 @@ from werkzeug.serving import make_server
 
 from events.config import Settings
 from events.envelope import Event
+from events.errors import StoreError
 from events.sources import Ack
 from events.sources.poller import Poller
 from events.sources.relay import HttpRelay, PipelineRelay
 from events.sources.stream import stream_run
 from events.sources.webhook import create_app
+from events.store import open_store
 from events.store.memory import MemoryStore
 from handlers.app import App
 from handlers.lifecycle import RunOutcome
 from handlers.standin import StandinServer
+from tests.plugins.redis import RedisServer
 
 TEXT = 'call lookup {"q": "a"}\ncall lookup {"q": "b"}'
 
@@ -189,3 +193,40 @@ class TestPoller:
         assert h.calls == []
         assert seen[-1] == "thread.run.expired"
         assert [o.status for o in h.outcomes] == ["expired"]
+
+    @pytest.mark.redis
+    def test_survives_a_store_outage(
+        self, standin: StandinServer, secret: str, own_redis_server: RedisServer
+    ) -> None:
+        """With Redis down the poller keeps running; once Redis is back it finds the watch
+        list where it was and the run completes."""
+        h = Harness(standin, secret, poll_interval_s=0.05)
+        store = open_store(own_redis_server.url)
+        assistant, thread = h.start()
+        run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+        errors: list[str] = []
+        poller = Poller(
+            store,
+            h.client,
+            PipelineRelay(h.app.pipeline(), secret),
+            h.app.settings,
+            on_event=lambda e, ack: errors.append(e.type) if not ack.ok else None,
+        )
+        poller.watch(run.id, thread)
+        own_redis_server.stop()
+        stop = threading.Event()
+        worker = threading.Thread(target=poller.run, kwargs={"stop": stop}, daemon=True)
+        worker.start()
+        try:
+            time.sleep(1.0)  # several failed polls, each answered by a backoff, not a crash
+            assert worker.is_alive() and h.calls == []
+            own_redis_server.start()
+            assert h.result() == EXPECTED
+        finally:
+            stop.set()
+            worker.join(10)
+        assert not worker.is_alive() and errors == []
+        own_redis_server.stop()
+        with pytest.raises(StoreError):  # burst mode reports the outage instead
+            poller.run(burst=True)
+        store.close()
