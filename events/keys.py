@@ -19,6 +19,10 @@ INBOX_QUEUE = "inbox"
 WATCH_QUEUE = "watch"
 """Queue name of the relay poller's watch list in the store."""
 
+PARKED_QUEUE = "parked"
+"""Queue name of inbox entries that ran out of attempts: kept with their payload, never due by
+themselves, until an operator replays them (``runhook inbox``)."""
+
 
 def event_key(event_id: str) -> str:
     """Store key of one delivered event (``webhook-id`` or envelope id)."""

@@ -8,13 +8,15 @@ Webhooks signature over the raw bytes, parses the envelope and puts it in the st
     200 {"status": "processed"}  new and processed before replying (sync mode, serverless)
     200 {"status": "duplicate"}  this id was accepted before (sync mode: and its work is
                                  finished; a due retry runs now, else 503 until it is done)
+    200 {"status": "parked"}     sync mode: this id ran out of attempts and is parked
     4xx {"error": {...}}         refused: 401 signature, 400 malformed, 409 id reused, 413, 415
     503 {"error": {...}}         the store is unavailable: the sender should retry
 
 ``process`` claims an inbox entry (a lease, so a crashed worker's entry is taken over by
 another), routes the event to its handlers, and completes the entry; a handler that raises
 releases it for a retry with backoff, up to ``max_attempts``, after which the entry is parked
-as ``failed`` (kept in the store, never dropped silently).
+(queue ``parked``: kept in the store with its payload, never dropped silently, replayed with
+``runhook inbox replay``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from events.errors import (
 from events.routing import Router
 from events.sources import Ack, Delivery
 from events.store.base import Store
-from events.store.records import Claim, Enqueued, Status
+from events.store.records import Claim, Enqueued, Record, Status
 
 log = logging.getLogger("runhook.pipeline")
 
@@ -146,6 +148,10 @@ class Pipeline:
         if record is None or record.status is Status.COMPLETED:
             log.info("duplicate delivery", extra=ids)
             return Ack(200, {"status": "duplicate", "id": msg_id}, event_id=msg_id)
+        if record.queue == keys.PARKED_QUEUE:
+            # Out of attempts and kept here: another delivery cannot help, a replay can.
+            log.info("redelivered event is parked", extra=ids)
+            return Ack(200, {"status": "parked", "id": msg_id}, event_id=msg_id)
         log.info("redelivered event is not finished yet", extra=ids)
         return _error_ack(
             503,
@@ -207,7 +213,8 @@ class Pipeline:
         try:
             event = Event.parse(claim.payload)
         except MalformedEvent:
-            self.store.complete(claim, self.settings.completed_ttl_s, outcome="malformed")
+            log.error("inbox entry is not an envelope; parked", extra={"key": claim.key})
+            self.store.park(claim, queue=keys.PARKED_QUEUE, outcome="malformed")
             return "failed"
         ids = {"event_id": event.id, "event_type": event.type, "attempt": claim.attempts}
         try:
@@ -219,7 +226,7 @@ class Pipeline:
         except Exception:
             if claim.attempts >= self.settings.max_attempts:
                 log.exception("event failed after %d attempts; parked", claim.attempts, extra=ids)
-                self.store.complete(claim, self.settings.completed_ttl_s, outcome="failed")
+                self.store.park(claim, queue=keys.PARKED_QUEUE, outcome="failed")
                 return "failed"
             delay = self.settings.retry_backoff_s * 2 ** (claim.attempts - 1)
             log.warning("handler failed; retry in %.1f s", delay, exc_info=True, extra=ids)
@@ -235,6 +242,24 @@ class Pipeline:
     def due(self, limit: int = 100) -> list[str]:
         """Inbox keys that are due now (new, retries, and entries of crashed workers)."""
         return self.store.due(keys.INBOX_QUEUE, limit=limit)
+
+    def parked(self, limit: int = 100) -> list[Record]:
+        """Inbox entries that ran out of attempts, with their payloads."""
+        return self.store.parked(keys.PARKED_QUEUE, limit=limit)
+
+    def replay(self, event_id: str) -> str:
+        """Put the parked event ``event_id`` (its ``webhook-id``) back in the inbox with fresh
+        attempts and process it now.
+
+        Returns:
+            ``"not_parked"`` when no such event is parked, else what ``process`` returns
+            (``"skipped"`` when a worker took it first, which is fine: it runs there).
+        """
+        key = keys.event_key(event_id)
+        if not self.store.requeue(key, from_queue=keys.PARKED_QUEUE, to_queue=keys.INBOX_QUEUE):
+            return "not_parked"
+        log.info("parked event replayed", extra={"webhook_id": event_id})
+        return self.process(key)
 
 
 def _error_ack(status: int, code: str, message: str, *, event_id: str | None = None) -> Ack:

@@ -12,9 +12,13 @@ only the primitives, each of which must be atomic:
   ``lease_until <= now`` (oldest first);
 - ``_ping()``: raise ``StoreError`` when the backing service is unreachable.
 
-The same store holds three kinds of records: the inbox (accepted events until processed, queue
-``inbox``), wait claims (``wait:…``, no queue) and the relay poller's watch list (queue
-``watch``).
+The same store holds four kinds of records: the inbox (accepted events until processed, queue
+``inbox``), parked inbox entries that ran out of attempts (queue ``parked``), wait claims
+(``wait:…``, no queue) and the relay poller's watch list (queue ``watch``).
+
+Parking needs no primitive of its own: a parked record is a PENDING record of another queue
+whose due time is ``PARKED_UNTIL``, so it is never due by itself, keeps its payload, and is
+listed by ``_scan_due(queue, PARKED_UNTIL, limit)``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from collections.abc import Callable
 
 from events.keys import payload_hash as hash_payload
 from events.store.records import Claim, Enqueued, Record, Status
+
+PARKED_UNTIL = 253_402_300_799.0
+"""Due time of a parked record (9999-12-31T23:59:59Z): never, in practice."""
 
 
 def new_token() -> str:
@@ -186,6 +193,54 @@ class Store(ABC):
         if payload is not None:
             record = _replace(record, payload=payload, payload_hash=hash_payload(payload))
         return self._compare_and_set(claim.key, claim.token, record)
+
+    def park(self, claim: Claim, *, queue: str, outcome: str) -> bool:
+        """Move claimed queued work to ``queue``, where it is kept until ``requeue``.
+
+        Unlike ``complete``, the payload and the attempt count are kept and the record never
+        expires, so nothing is lost: an operator lists (``parked``) and replays it. The key
+        stays known, so a redelivery of the same event is still a duplicate. Returns False when
+        the claim was already lost.
+        """
+        existing = self._get(claim.key)
+        if existing is None or existing.token != claim.token:
+            return False
+        record = _replace(
+            existing,
+            status=Status.PENDING,
+            token=new_token(),
+            lease_until=PARKED_UNTIL,
+            expires_at=None,
+            queue=queue,
+            outcome=outcome,
+        )
+        return self._compare_and_set(claim.key, claim.token, record)
+
+    def parked(self, queue: str, *, limit: int = 100) -> list[Record]:
+        """Up to ``limit`` records parked in ``queue``."""
+        found = (self._get(key) for key in self._scan_due(queue, PARKED_UNTIL, limit))
+        return [r for r in found if r is not None and r.queue == queue]
+
+    def requeue(self, key: str, *, from_queue: str, to_queue: str) -> bool:
+        """Move a record parked in ``from_queue`` back to ``to_queue``, due now, with its
+        attempts reset. Returns False when ``key`` is not parked there."""
+        for _ in range(self._RACE_RETRIES):
+            existing = self._get(key)
+            if existing is None or existing.queue != from_queue:
+                return False
+            if existing.status is not Status.PENDING:
+                return False
+            record = _replace(
+                existing,
+                token=new_token(),
+                lease_until=self.clock(),
+                queue=to_queue,
+                attempts=0,
+                outcome=None,
+            )
+            if self._compare_and_set(key, existing.token, record):
+                return True
+        return False
 
     def due(self, queue: str, *, limit: int = 100) -> list[str]:
         """Keys in ``queue`` that a worker may claim now (due PENDING, lapsed IN_PROGRESS)."""

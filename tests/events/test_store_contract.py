@@ -398,3 +398,53 @@ class TestConcurrency:
         finally:
             first.close()
             second.close()
+
+
+class TestParking:
+    def test_parked_work_keeps_its_payload_and_is_never_due(
+        self, any_store: Store, store_clock: FakeClock
+    ) -> None:
+        """A parked record keeps payload and attempts, is not due (ever, in practice), is never
+        forgotten, and its key still makes a redelivery a duplicate."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        claim = claimed(any_store.claim("evt:1", LEASE_S))
+        assert any_store.park(claim, queue="parked", outcome="failed")
+        store_clock.advance(10 * 365 * 86400.0)
+        assert any_store.due("inbox") == [] and any_store.due("parked") == []
+        assert any_store.claim("evt:1", LEASE_S) is None
+        assert any_store.enqueue("evt:1", b"body", queue="inbox") is Enqueued.DUPLICATE
+        [record] = any_store.parked("parked")
+        assert (record.key, record.payload, record.attempts) == ("evt:1", b"body", 1)
+        assert (record.status, record.outcome, record.expires_at) == (
+            Status.PENDING,
+            "failed",
+            None,
+        )
+
+    def test_park_with_a_lost_claim_is_refused(
+        self, any_store: Store, store_clock: FakeClock
+    ) -> None:
+        """A worker whose lease was taken over cannot park the new owner's work."""
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        old = claimed(any_store.claim("evt:1", LEASE_S))
+        store_clock.advance(LEASE_S + 1)
+        claimed(any_store.claim("evt:1", LEASE_S))
+        assert not any_store.park(old, queue="parked", outcome="failed")
+        assert any_store.parked("parked") == []
+
+    def test_requeue_makes_it_due_with_fresh_attempts(self, any_store: Store) -> None:
+        """Requeued work is due at once on its queue, attempts reset, and processes normally."""
+        for n in range(3):
+            any_store.enqueue(f"evt:{n}", b"body%d" % n, queue="inbox")
+            claim = claimed(any_store.claim(f"evt:{n}", LEASE_S))
+            any_store.park(claim, queue="parked", outcome="failed")
+        assert sorted(r.key for r in any_store.parked("parked")) == ["evt:0", "evt:1", "evt:2"]
+        assert len(any_store.parked("parked", limit=2)) == 2
+        assert any_store.requeue("evt:1", from_queue="parked", to_queue="inbox")
+        assert not any_store.requeue("evt:1", from_queue="parked", to_queue="inbox")
+        assert not any_store.requeue("evt:nope", from_queue="parked", to_queue="inbox")
+        assert any_store.due("inbox") == ["evt:1"]
+        claim = claimed(any_store.claim("evt:1", LEASE_S))
+        assert claim.payload == b"body1" and claim.attempts == 1
+        assert any_store.complete(claim, TTL_S)
+        assert sorted(r.key for r in any_store.parked("parked")) == ["evt:0", "evt:2"]
