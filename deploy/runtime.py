@@ -10,7 +10,7 @@ timeout and releasing the claims it could not finish, so another process takes t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -41,11 +41,21 @@ def check(settings: Settings) -> None:
         )
 
 
-def build(settings: Settings | None = None, *, app: App | None = None) -> Flask:
-    """Build this process's WSGI app (and start its worker unless ``settings.sync``)."""
-    settings = settings or Settings.from_env()
+def build(overrides: Mapping[str, Any] | None = None, *, app: App | None = None) -> Flask:
+    """Build this process's WSGI app (and start its worker unless the App runs in sync mode).
+
+    Args:
+        overrides: Settings fields that win over the environment and the App's own (the
+            flags of ``runhook serve``); see ``load_app``.
+        app: an App built by the caller (``runhook demo``); ``overrides`` still apply.
+    """
+    changes = dict(overrides or {})
+    if app is None:
+        app = load_app(Settings.from_env(**changes).app_path, overrides=changes)
+    else:
+        app.configure(**{k: v for k, v in changes.items() if v is not None})
+    settings = app.settings
     check(settings)
-    app = app or load_app(settings.app_path, settings=settings)
     app.start()
     warm_up(app)
     pipeline = app.pipeline()
@@ -57,11 +67,11 @@ def build(settings: Settings | None = None, *, app: App | None = None) -> Flask:
     return create_app(pipeline, worker=worker, blueprints=[watch_blueprint(app.store, settings)])
 
 
-def lambda_app(settings: Settings | None = None) -> App:
-    """The App of a serverless process: sync mode, started, warmed up."""
-    settings = (settings or Settings.from_env()).replace(sync=True)
-    check(settings)
-    app = load_app(settings.app_path, settings=settings)
+def lambda_app(overrides: Mapping[str, Any] | None = None) -> App:
+    """The App of a serverless process or bus consumer: sync mode, started, warmed up."""
+    changes = {**(overrides or {}), "sync": True}
+    app = load_app(Settings.from_env(**changes).app_path, overrides=changes)
+    check(app.settings)
     app.start()
     warm_up(app)
     return app
@@ -84,11 +94,19 @@ def warm_up(app: App) -> None:
 def serve(
     settings: Settings,
     *,
+    overrides: Mapping[str, Any] | None = None,
     app_factory: Callable[[Settings], App] | None = None,
     log_level: str = "info",
 ) -> None:
-    """Run gunicorn in this process with ``settings`` (it forks the workers; each worker
-    builds its own App, with ``app_factory`` when given)."""
+    """Run gunicorn in this process (it forks the workers; each worker builds its own App,
+    with ``app_factory`` when given).
+
+    Args:
+        settings: this process's settings; gunicorn's options come from them.
+        overrides: Settings fields each worker's App takes over its own (see ``build``).
+        app_factory: builds the App from ``settings`` instead of ``RUNHOOK_APP``.
+        log_level: gunicorn's log level.
+    """
     from gunicorn.app.base import BaseApplication
 
     check(settings)
@@ -100,7 +118,7 @@ def serve(
             self.cfg.set("loglevel", log_level)
 
         def load(self) -> Any:
-            return build(settings, app=app_factory(settings) if app_factory else None)
+            return build(overrides, app=app_factory(settings) if app_factory else None)
 
     Server().run()
 

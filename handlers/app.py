@@ -126,6 +126,26 @@ class App(Router):
         self.outcome_hooks.append(fn)
         return fn
 
+    def configure(self, **changes: Any) -> None:
+        """Override settings field by field before first use.
+
+        ``load_app`` calls this with the command line's flags and a runtime's needs (sync
+        mode for serverless and buses), so they win over what the App read from the
+        environment while the values set in code for the other fields stay.
+
+        Raises:
+            ConfigError: the pipeline was already built from the old settings.
+        """
+        if not changes:
+            return
+        with self._lock:
+            if self._pipeline is not None:
+                raise ConfigError(
+                    f"cannot change {', '.join(sorted(changes))} of an App already in use; "
+                    "configure it before its first event"
+                )
+            self.settings = self.settings.replace(**changes)
+
     # -- collaborators (lazy) -------------------------------------------------------------------
 
     @property
@@ -212,19 +232,27 @@ class App(Router):
             self._openai.close()
 
 
-def load_app(path: str | None, *, settings: Settings | None = None) -> App:
+def load_app(path: str | None, *, overrides: Mapping[str, Any] | None = None) -> App:
     """Import the App named ``module:object`` (``RUNHOOK_APP``).
 
     With no path, a default App with only the built-in handlers (and the bundled ``fetch_url``
-    tool) is returned.
+    tool) is returned, its settings read from the environment.
+
+    Args:
+        path: ``module:object``; the object is an App or a callable returning one.
+        overrides: Settings fields that win (command-line flags, sync mode for serverless):
+            applied to the default App's environment settings, or to an imported App's own
+            settings through ``App.configure``. None values are ignored.
 
     Raises:
-        ConfigError: the module cannot be imported or the object is not an App.
+        ConfigError: the module cannot be imported, the object is not an App, or it is
+            already in use and cannot take ``overrides``.
     """
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if not path:
         from handlers.tools.fetch_url import register_fetch_url
 
-        app = App(settings=settings)
+        app = App(settings=Settings.from_env(**changes))
         register_fetch_url(app)
         return app
     module_name, _, attr = path.partition(":")
@@ -241,4 +269,5 @@ def load_app(path: str | None, *, settings: Settings | None = None) -> App:
         raise ConfigError(
             f"RUNHOOK_APP={path!r}: {attr!r} is {type(obj).__name__}, not a handlers.App"
         )
+    obj.configure(**changes)
     return obj

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from events.keys import event_key
@@ -15,7 +16,7 @@ from events.sources.bus import stream_fields
 from events.store import open_store
 from events.testing import make_event
 from handlers.cli import COMMANDS, main
-from tests.plugins.gunicorn import REPO
+from tests.plugins.gunicorn import REPO, free_port, wait_until
 
 OTHER = "whsec_b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLi4uLi4="
 
@@ -143,3 +144,59 @@ def test_consume_without_redis_is_one_line(secret: str) -> None:
     result = cli("consume", "--burst", RUNHOOK_WEBHOOK_SECRET=secret, RUNHOOK_STORE="memory://")
     assert result.returncode == 1
     assert result.stderr.startswith("runhook consume: no Redis to consume from: pass --redis")
+
+
+@pytest.mark.gunicorn
+def test_serve_flags_win_over_the_environment_for_your_app(secret: str, tmp_path: Path) -> None:
+    """`runhook serve --sync --store …` applies to an App imported from --app, in every
+    gunicorn worker, over what the environment says."""
+    flag_db, env_db, log = tmp_path / "flag.db", tmp_path / "env.db", tmp_path / "handled.txt"
+    log.touch()
+    port = free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "RUNHOOK_WEBHOOK_SECRET": secret,
+        "RUNHOOK_STORE": f"sqlite:///{env_db}",
+        "RUNHOOK_FLAKY_LOG": str(log),
+    }
+    args = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--sync", "--store"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "handlers.cli", "serve", *args, f"sqlite:///{flag_db}"]
+        + ["--app", "tests.scenarios.apps.flaky:app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _ready(f"http://127.0.0.1:{port}/readyz"), what="runhook serve")
+        event = make_event("boom.flags")
+        reply = httpx2.post(
+            f"http://127.0.0.1:{port}/events",
+            content=event.body,
+            headers={
+                **sign_headers(secret, event.body, msg_id=event.id),
+                "content-type": "application/json",
+            },
+            trust_env=False,
+        )
+        assert (reply.status_code, reply.json()["status"]) == (200, "processed")
+        assert log.read_text().split() == [event.id]
+    finally:
+        server.terminate()
+        server.wait(30)
+    store = open_store(f"sqlite:///{flag_db}")
+    try:
+        record = store.get(event_key(event.id))
+        assert record is not None and record.outcome == "done"
+    finally:
+        store.close()
+    assert not env_db.exists()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=1, trust_env=False).status_code == 200
+    except httpx2.HTTPError:
+        return False

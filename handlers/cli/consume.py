@@ -12,7 +12,6 @@ from typing import Any
 from events.config import Settings
 from events.errors import ConfigError
 from events.sources.bus import RedisStreamSource
-from handlers.app import load_app
 
 
 def add_parser(subparsers: Any) -> None:
@@ -51,18 +50,15 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Consume until SIGTERM or Ctrl-C (or, with --burst, until the stream is drained)."""
-    from deploy.runtime import check
+    from deploy.runtime import lambda_app
 
-    settings = Settings.from_env().replace(sync=True)
-    check(settings)
-    url = args.redis or settings.store_url
+    url = args.redis or Settings.from_env().store_url
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError(
             "no Redis to consume from: pass --redis redis://host:6379/0 "
             "(or use a redis:// RUNHOOK_STORE)"
         )
-    app = load_app(settings.app_path, settings=settings)
-    app.start()
+    app = lambda_app()  # sync mode: each entry is processed before it is acknowledged
     source = RedisStreamSource(
         app.pipeline(),
         url,

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     secret = relay_secret(settings, args.secret, remote=bool(args.url))
     app = load_app(
         settings.app_path,
-        settings=settings.replace(sync=True, webhook_secrets=(secret, *settings.webhook_secrets)),
+        overrides={"sync": True, "webhook_secrets": (secret, *settings.webhook_secrets)},
     )
     app.start()
     relay: Relay = (

@@ -43,9 +43,9 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment with the flags applied."""
-    overrides = {
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The Settings fields the flags set (flags not given are left out)."""
+    flags = {
         "bind": args.bind,
         "workers": args.workers,
         "threads": args.threads,
@@ -54,17 +54,21 @@ def settings_from(args: argparse.Namespace) -> Settings:
         "sync": args.sync,
         "graceful_timeout_s": args.graceful_timeout,
     }
-    return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
+    return {k: v for k, v in flags.items() if v is not None}
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the configuration, then run gunicorn in this process (it forks the workers)."""
+    """Check the configuration, then run gunicorn in this process (it forks the workers).
+
+    The flags win over the environment and over the settings your App sets in code.
+    """
     from deploy.runtime import check, serve
     from events.store import open_store
 
-    settings = settings_from(args)
+    overrides = overrides_from(args)
+    settings = Settings.from_env(**overrides)
     check(settings)
     open_store(settings.store_url).close()  # a bad store URL fails here, in one line
     print(f"runhook serving on http://{settings.bind} ({settings.workers} workers)", flush=True)
-    serve(settings)
+    serve(settings, overrides=overrides)
     return 0

@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print or sync."""
     settings = Settings.from_env()
-    app = load_app(settings.app_path, settings=settings)
+    app = load_app(settings.app_path)
     definitions = app.tools.definitions(args.api)
     if args.action == "print":
         print(json.dumps(definitions, indent=2))

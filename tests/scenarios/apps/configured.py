@@ -1,0 +1,11 @@
+"""A test app factory that sets some settings in code."""
+
+from __future__ import annotations
+
+from events.config import Settings
+from handlers.app import App
+
+
+def make() -> App:
+    """A fresh App per call, with a tool concurrency chosen in code."""
+    return App(settings=Settings(tool_concurrency=3, store_url="memory:"), include_defaults=False)
