@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 import httpx2
 import pytest
 
+from events.config import Settings
 from events.keys import event_key
 from events.signing import sign_headers
 from events.sources.bus import stream_fields
 from events.store import open_store
-from events.testing import make_event
+from events.testing import make_event, signed_delivery
+from handlers.app import App
 from handlers.cli import COMMANDS, main
 from tests.plugins.gunicorn import REPO, free_port, wait_until
 
@@ -144,6 +147,47 @@ def test_consume_without_redis_is_one_line(secret: str) -> None:
     result = cli("consume", "--burst", RUNHOOK_WEBHOOK_SECRET=secret, RUNHOOK_STORE="memory://")
     assert result.returncode == 1
     assert result.stderr.startswith("runhook consume: no Redis to consume from: pass --redis")
+
+
+def test_inbox_lists_shows_and_replays_parked_events(secret: str, tmp_path: Path) -> None:
+    """An event parked after its last failed attempt is listed, shown, and, once the handler
+    works again, replayed to completion; unknown ids are one clear line and exit 1."""
+    db, log = tmp_path / "inbox.db", tmp_path / "handled.txt"
+    env = {
+        "RUNHOOK_STORE": f"sqlite:///{db}",
+        "RUNHOOK_APP": "tests.scenarios.apps.flaky:app",
+        "RUNHOOK_FLAKY_LOG": str(log),
+        "RUNHOOK_MAX_ATTEMPTS": "1",
+    }
+    settings = Settings(webhook_secrets=(secret,), max_attempts=1, store_url=env["RUNHOOK_STORE"])
+    app = App(settings=settings, include_defaults=False)
+
+    @app.on("boom.*")
+    def broken(event: Any, ctx: Any) -> None:
+        raise RuntimeError("broken")
+
+    event = make_event("boom.cli")
+    ack = app.pipeline().accept(signed_delivery(event, secret))
+    assert ack.status == 202 and app.pipeline().process(event_key(event.id)) == "failed"
+    app.close()
+
+    listed = cli("inbox", "list", **env)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{event.id}  boom.cli" in listed.stdout and "failed after 1 attempts" in listed.stdout
+    shown = cli("inbox", "show", event.id, **env)
+    assert json.loads(shown.stdout) == json.loads(event.body)
+
+    log.touch()  # the handler is fixed
+    replayed = cli("inbox", "replay", event.id, "evt_nope", **env)
+    assert replayed.returncode == 1
+    assert f"{event.id}: done" in replayed.stdout and "evt_nope: not_parked" in replayed.stdout
+    assert log.read_text().split() == [event.id]
+    assert "0 parked" in cli("inbox", "list", **env).stdout
+    missing = cli("inbox", "show", event.id, **env)
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1,
+        f"runhook inbox: {event.id} is not parked",
+    )
 
 
 @pytest.mark.gunicorn

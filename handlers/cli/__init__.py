@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("handlers.cli.emulator", "serve the local OpenAI API stand-in"),
     "serve": ("handlers.cli.serve", "serve POST /events under gunicorn"),
     "poll": ("handlers.cli.poll", "relay poller: watch runs and emit their events"),
+    "inbox": ("handlers.cli.inbox", "list, show or replay parked events"),
     "consume": ("handlers.cli.consume", "consume a Redis stream of signed events (bus source)"),
     "run": ("handlers.cli.run", "start a run and relay its stream as events"),
     "send": ("handlers.cli.send", "sign an event envelope and POST it to a URL"),
