@@ -139,6 +139,16 @@ class TestSamTemplate:
         )
         assert queue["VisibilityTimeout"] >= 6 * timeout
 
+    def test_functions_outlive_their_slowest_tool(self) -> None:
+        """In sync mode a function runs the tools before it returns: its timeout leaves room
+        for the slowest tool plus the submit."""
+        for name, function in functions().items():
+            timeout = function["Properties"].get(
+                "Timeout", template()["Globals"]["Function"]["Timeout"]
+            )
+            plain = {k: v for k, v in function_env(name).items() if isinstance(v, str)}
+            assert timeout >= settings_from(plain).tool_timeout_s + 30, name
+
     def test_queue_signature_window_covers_retention_and_stays_deduplicated(self) -> None:
         """The queue function accepts signatures as old as the queue keeps messages, and no
         older than processed ids are remembered."""
