@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from events.config import Settings
 from events.envelope import Event
 from handlers.app import App
+from handlers.backends.base import Backend, PendingCalls, RunRef, ToolOutput
 from handlers.context import Context
 from handlers.lifecycle import RunOutcome
 from handlers.tools.fetch_url import register_fetch_url
@@ -18,12 +19,13 @@ from handlers.tools.fetch_url import register_fetch_url
 
 def make_demo_app(settings: Settings) -> App:
     """An App that prints each event, tool call, submit and the final answer."""
-    app = App(settings=settings)
     t0 = float(settings.extra.get("RUNHOOK_DEMO_T0", time.time()))
     done_file = settings.extra.get("RUNHOOK_DEMO_DONE")
 
     def say(text: str) -> None:
         print(f"+{(time.time() - t0) * 1000:6.0f} ms  {text}", flush=True)
+
+    app = _DemoApp(settings, say)
 
     register_fetch_url(app)
 
@@ -44,10 +46,6 @@ def make_demo_app(settings: Settings) -> App:
     def trace(event: Event, ctx: Context, nxt: Callable[[], None]) -> None:
         say(f"event  {event.type:<28} {event.object_id}")
         nxt()
-        if event.type in ("thread.run.requires_action", "response.completed"):
-            record = ctx.store.get(_wait_key(ctx, event))
-            if record is not None and record.outcome == "submitted":
-                say(f"submit outputs accepted for {event.object_id}")
 
     @app.on("thread.run.*", "response.*")
     def observe(event: Event, ctx: Context) -> None:
@@ -64,14 +62,43 @@ def make_demo_app(settings: Settings) -> App:
     return app
 
 
-def _wait_key(ctx: Context, event: Event) -> str:
-    from events import keys
+class _DemoApp(App):
+    """An App whose backends print the submit as it happens.
 
-    backend = ctx.backend()
-    pending = backend.from_event(event)
-    if pending is None:
-        return ""
-    return keys.wait_key(pending.ref.id, [c.id for c in pending.calls])
+    The line comes before the call, so it precedes the events the continuation streams back
+    (which the tracing middleware prints while the submit is still open).
+    """
+
+    def __init__(self, settings: Settings, say: Callable[[str], None]) -> None:
+        super().__init__(settings=settings)
+        self._say = say
+
+    def backend(self, api: str) -> Backend:
+        return _SubmitTrace(super().backend(api), self._say)
+
+
+class _SubmitTrace(Backend):
+    def __init__(self, inner: Backend, say: Callable[[str], None]) -> None:
+        self.inner, self.say, self.api = inner, say, inner.api
+
+    def ref(self, event: Event) -> RunRef:
+        return self.inner.ref(event)
+
+    def from_event(self, event: Event) -> PendingCalls | None:
+        return self.inner.from_event(event)
+
+    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
+        return self.inner.load(ref, deadline=deadline)
+
+    def submit(
+        self,
+        pending: PendingCalls,
+        outputs: Sequence[ToolOutput],
+        *,
+        deadline: float | None = None,
+    ) -> str | None:
+        self.say(f"submit {len(outputs)} output(s) for {pending.ref.id}")
+        return self.inner.submit(pending, outputs, deadline=deadline)
 
 
 def _traced(name: str, fn: Callable[..., Any], say: Callable[[str], None]) -> Callable[..., Any]:

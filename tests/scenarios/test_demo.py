@@ -30,4 +30,14 @@ def test_demo_completes(args: list[str]) -> None:
     assert result.returncode == 0, out + result.stderr
     assert "tool   fetch_url(url='http://127.0.0.1:" in out
     assert "final answer" in out and "reactive, webhook-driven pipeline" in out
-    assert "run completed" in out
+    lines = out.splitlines()
+
+    def first(text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    # as it happens: the tool, then the submit, then what followed the submit, then the end
+    submit = first("submit 1 output(s) for ")
+    assert first("tool   fetch_url(") < submit < first("run completed")
+    assert [line for line in lines if " ms  submit " in line] == [lines[submit]]
+    ends = ("thread.run.completed", "response.completed")
+    assert any(end in line for line in lines[submit + 1 :] for end in ends)
