@@ -36,10 +36,11 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from events.errors import ConfigError, StoreError
+from events.errors import StoreError
 from events.pipeline import Pipeline
 from events.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from events.sources import Ack, Delivery
+from events.store.redis import import_redis
 
 if TYPE_CHECKING:
     import redis
@@ -133,17 +134,6 @@ def settle(ack: Ack, ids: Mapping[str, object]) -> bool:
     return True
 
 
-_INSTALL = "the Redis stream source needs the redis package: pip install 'runhook[redis]'"
-
-
-def _import_redis() -> Any:
-    try:
-        import redis
-    except ImportError as exc:
-        raise ConfigError(_INSTALL) from exc
-    return redis
-
-
 class RedisStreamSource:
     """Consume a Redis stream with a consumer group and feed each entry to the pipeline.
 
@@ -188,7 +178,7 @@ class RedisStreamSource:
         dead_letter: str | None = None,
         client: redis.Redis | None = None,
     ) -> None:
-        module = _import_redis()
+        module = import_redis("the Redis stream source")
         self.pipeline = pipeline
         self.stream = stream
         self.group = group

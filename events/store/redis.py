@@ -120,14 +120,19 @@ for _, member in ipairs(stale) do redis.call('ZREM', KEYS[1], member) end
 return out
 """
 
-_INSTALL = "the Redis store needs the redis package: pip install 'runhook[redis]'"
 
+def import_redis(needed_by: str = "the Redis store") -> Any:
+    """The ``redis`` module, imported only by what needs it (an optional extra).
 
-def _import_redis() -> Any:
+    Raises:
+        ConfigError: it is not installed; the message names what needs it and the extra.
+    """
     try:
         import redis
     except ImportError as exc:
-        raise ConfigError(_INSTALL) from exc
+        raise ConfigError(
+            f"{needed_by} needs the redis package: pip install 'runhook[redis]'"
+        ) from exc
     return redis
 
 
@@ -153,7 +158,7 @@ class RedisStore(Store):
         prefix: str = "runhook:",
     ) -> None:
         super().__init__(clock=clock)
-        module = _import_redis()
+        module = import_redis()
         self.prefix = prefix
         self._redis_error: type[Exception] = module.RedisError
         self._owned = isinstance(client_or_url, str)
