@@ -1,7 +1,12 @@
 """``POST /watch`` and ``DELETE /watch/<run_id>``: fill the relay poller's watch list over HTTP.
 
 Authenticated with ``Authorization: Bearer <RUNHOOK_POLL_TOKEN>``; without a configured token
-the endpoint answers 404 (disabled).
+the endpoint answers 404 (disabled)::
+
+    POST /watch {"run_id", "thread_id"}  202 watching | already_watched; 400 malformed
+    DELETE /watch/<run_id>               200 unwatched; 503 busy (a poller holds it this
+                                         instant: retry after Retry-After)
+    401 wrong or missing token; 503 store_unavailable
 """
 
 from __future__ import annotations
@@ -13,12 +18,24 @@ from flask import Blueprint, Response, request
 
 from events import keys
 from events.config import Settings
+from events.errors import StoreError
 from events.sources.poller import watch
 from events.store.base import Store
+from events.store.records import Record, Status
 
 
 def _reply(status: int, body: dict[str, object]) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _watched(record: Record | None) -> bool:
+    return record is not None and record.status is not Status.COMPLETED
+
+
+def _unavailable(exc: StoreError) -> Response:
+    return _reply(
+        503, {"error": {"code": "store_unavailable", "message": f"the store is unavailable: {exc}"}}
+    )
 
 
 def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
@@ -61,16 +78,37 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
                 400,
                 {"error": {"code": "malformed", "message": 'send {"run_id": …, "thread_id": …}'}},
             )
-        new = watch(store, run_id, thread_id)
+        try:
+            new = watch(store, run_id, thread_id)
+        except StoreError as exc:
+            return _unavailable(exc)
         return _reply(202, {"status": "watching" if new else "already_watched", "run_id": run_id})
 
     @bp.delete("/watch/<run_id>")
     def remove(run_id: str) -> Response:
         if (denied := refused()) is not None:
             return denied
-        claim = store.claim(keys.watch_key(run_id), 30.0)
-        if claim is not None:
-            store.complete(claim, settings.completed_ttl_s, outcome="unwatched")
+        key = keys.watch_key(run_id)
+        try:
+            claim = store.claim(key, 30.0)
+            if claim is not None:
+                store.forget(claim)  # forgotten, not completed: it may be watched again
+            held = claim is None and _watched(store.get(key))
+        except StoreError as exc:
+            return _unavailable(exc)
+        if held:
+            # A poller holds the run's lease this instant; unwatching now would be undone.
+            response = _reply(
+                503,
+                {
+                    "error": {
+                        "code": "busy",
+                        "message": f"a poller is polling {run_id} right now; retry shortly",
+                    }
+                },
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         return _reply(200, {"status": "unwatched", "run_id": run_id})
 
     return bp

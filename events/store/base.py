@@ -194,6 +194,11 @@ class Store(ABC):
             record = _replace(record, payload=payload, payload_hash=hash_payload(payload))
         return self._compare_and_set(claim.key, claim.token, record)
 
+    def forget(self, claim: Claim) -> bool:
+        """Delete the claimed record, so that its key is unknown again (a run taken off the
+        watch list may be watched again later). Returns False when the claim was lost."""
+        return self._delete(claim.key, claim.token)
+
     def park(self, claim: Claim, *, queue: str, outcome: str) -> bool:
         """Move claimed queued work to ``queue``, where it is kept until ``requeue``.
 

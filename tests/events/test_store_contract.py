@@ -448,3 +448,24 @@ class TestParking:
         assert claim.payload == b"body1" and claim.attempts == 1
         assert any_store.complete(claim, TTL_S)
         assert sorted(r.key for r in any_store.parked("parked")) == ["evt:0", "evt:2"]
+
+
+class TestForget:
+    def test_forgotten_key_is_unknown_again(self, any_store: Store) -> None:
+        """A forgotten record is gone: not due, not found, and its key can be enqueued anew."""
+        any_store.enqueue("watch:1", b"a", queue="watch")
+        claim = claimed(any_store.claim("watch:1", LEASE_S))
+        assert any_store.forget(claim)
+        assert any_store.get("watch:1") is None and any_store.due("watch") == []
+        assert any_store.enqueue("watch:1", b"b", queue="watch") is Enqueued.NEW
+
+    def test_forget_with_a_lost_claim_is_refused(
+        self, any_store: Store, store_clock: FakeClock
+    ) -> None:
+        """A lapsed claim cannot delete the record another worker now holds."""
+        any_store.enqueue("watch:1", b"a", queue="watch")
+        old = claimed(any_store.claim("watch:1", LEASE_S))
+        store_clock.advance(LEASE_S + 1)
+        claimed(any_store.claim("watch:1", LEASE_S))
+        assert not any_store.forget(old)
+        assert any_store.get("watch:1") is not None
