@@ -149,8 +149,9 @@ class AssistantsBackend(Backend):
                 raise
             self._explain_refusal(pending, str(exc.message), deadline)
         except openai.APIError:
-            # The response may have been lost after the server took the outputs: re-read.
-            current = self.load(ref, deadline=None)
+            # The response may have been lost after the server took the outputs: re-read,
+            # inside the same deadline (past it, one attempt and no sleep).
+            current = self.load(ref, deadline=deadline)
             if current.calls == pending.calls:
                 raise
             if current.status == "expired":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -141,6 +142,46 @@ class TestExactlyOnce:
         assert ack.ok
         assert rig.calls.log == []
         assert rig.settle(run).status == "expired"
+
+    def test_rate_limited_and_failing_api_is_retried_within_the_deadline(
+        self, make_rig: Build
+    ) -> None:
+        """With API requests answered 429 (retry-after honoured) and 500, the handler retries
+        its own calls (the SDK's retries are off) and the outputs are accepted once."""
+        rig = make_rig()
+        lookup_tools(rig)
+        thin = rig.wait_for('call lookup {"q": "busy"}')
+        world = rig.server.world
+        with world.lock:  # seed 89 rolls 429, 500, ok (the retrieve), then 429, ok (the submit)
+            world.rng = random.Random(89)
+            world.config.fault_429, world.config.fault_500 = 0.4, 0.3
+            world.config.retry_after_s = 0.05
+        before = rig.server.stats()["total"]
+        # a thin payload, so loading the run goes through the faults too
+        ack = rig.deliver(
+            "thread.run.requires_action", {"id": thin.id, "thread_id": thin.thread_id}
+        )
+        world.config.fault_429 = world.config.fault_500 = 0.0
+        assert ack.status == 200 and ack.body["outcome"] == "done"
+        assert rig.server.stats()["total"] - before == 5
+        assert rig.settle(thin).status == "completed"
+        assert rig.calls.names() == ["lookup"] and rig.submits(thin.id) == 1
+
+    def test_no_retry_sleeps_past_the_deadline(self, make_rig: Build) -> None:
+        """When the API asks for a retry-after beyond the run's deadline, the handler neither
+        waits for it at the submit nor at the re-read that follows: each is tried once, and
+        the event goes back to the pipeline for a later retry."""
+        rig = make_rig(standin={"expires_after_s": 5})
+        lookup_tools(rig)
+        run = rig.wait_for('call lookup {"q": "late"}')
+        world = rig.server.world
+        world.config.fault_429, world.config.retry_after_s = 1.0, 3600
+        before = rig.server.stats()["total"]
+        ack = rig.deliver_run(run)  # full payload: no load before the tools
+        world.config.fault_429 = 0.0
+        assert (ack.status, ack.body["outcome"]) == (500, "retry")
+        assert rig.server.stats()["total"] - before == 2  # one submit, one re-read
+        assert rig.calls.names() == ["lookup"] and rig.submits(run.id) == 0
 
     def test_same_wait_under_many_event_ids_submits_once(self, make_rig: Build) -> None:
         """Five relays describing the same wait with different event ids: one execution,
