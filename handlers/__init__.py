@@ -12,6 +12,7 @@ from handlers.backends.base import PendingCalls as PendingCalls
 from handlers.backends.base import RunExpired as RunExpired
 from handlers.backends.base import RunMovedOn as RunMovedOn
 from handlers.backends.base import RunRef as RunRef
+from handlers.backends.base import SubmitUnknown as SubmitUnknown
 from handlers.backends.base import ToolCall as ToolCall
 from handlers.backends.base import ToolOutput as ToolOutput
 from handlers.context import Context as Context
@@ -29,6 +30,7 @@ __all__ = [
     "RunMovedOn",
     "RunOutcome",
     "RunRef",
+    "SubmitUnknown",
     "Tool",
     "ToolCall",
     "ToolError",

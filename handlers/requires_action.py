@@ -28,7 +28,7 @@ from events.errors import RetryLater
 from events.routing import Router
 from events.store.base import Store
 from events.store.records import Claim, Status
-from handlers.backends.base import PendingCalls, RunExpired, RunMovedOn
+from handlers.backends.base import PendingCalls, RunExpired, RunMovedOn, SubmitUnknown
 from handlers.context import Context
 from handlers.tools.runner import run_calls
 
@@ -104,6 +104,10 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
         ctx.log.info("outputs not accepted: %s", exc, extra=ids)
         store.complete(claim, settings.completed_ttl_s, outcome="moved_on")
         return "moved_on"
+    except SubmitUnknown as exc:
+        ctx.log.error("submit outcome unknown, not retried: %s", exc, extra=ids)
+        store.complete(claim, settings.completed_ttl_s, outcome="submit_unknown")
+        return "submit_unknown"
     except BaseException:
         heartbeat.stop()
         store.release(claim)

@@ -44,6 +44,7 @@ HANDLERS_API = [
     "RunMovedOn",
     "RunOutcome",
     "RunRef",
+    "SubmitUnknown",
     "Tool",
     "ToolCall",
     "ToolError",

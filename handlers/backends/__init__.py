@@ -12,6 +12,7 @@ from handlers.backends.base import (
     RunExpired,
     RunMovedOn,
     RunRef,
+    SubmitUnknown,
     ToolCall,
     ToolOutput,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "RunExpired",
     "RunMovedOn",
     "RunRef",
+    "SubmitUnknown",
     "ToolCall",
     "ToolOutput",
     "make_backend",

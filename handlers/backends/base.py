@@ -28,6 +28,13 @@ class RunMovedOn(RunhookError):
     (another worker submitted, it was cancelled, it completed). Record it, never retry."""
 
 
+class SubmitUnknown(RunhookError):
+    """The submit failed in a way that does not say whether the API took the outputs (a
+    timeout, a dropped connection, a 5xx), and a second attempt could continue the run twice
+    (the Responses API creates a new follow-up per request and offers no idempotency key).
+    Record it and alert, never retry."""
+
+
 @dataclass(frozen=True)
 class RunRef:
     """Names one run (Assistants) or one response (Responses)."""

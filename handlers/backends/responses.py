@@ -13,7 +13,12 @@ In the Responses API nothing pauses: a background response simply *completes* wi
   over (instructions are not inherited through ``previous_response_id``).
 
 The API does not refuse a second follow-up to the same response (it would fork the
-conversation), so exactly-once rests entirely on the wait-key claim the handler takes first.
+conversation), so exactly-once rests entirely on the wait-key claim the handler takes first,
+and the follow-up is retried only after errors that prove nothing was created (429, a
+connection never made). After an ambiguous failure (a timeout, a dropped connection, a 5xx)
+a retry could fork the chain and run its tools twice, and the API offers no idempotency key
+nor a way to find follow-ups, so the submit ends as ``SubmitUnknown``: recorded on the wait
+key and logged as an error, never retried.
 The chain of responses is one logical run: every follow-up carries
 ``metadata["runhook_root"]``, the id of the first response of the chain.
 
@@ -35,9 +40,11 @@ from handlers.backends.base import (
     PendingCalls,
     RunExpired,
     RunRef,
+    SubmitUnknown,
     ToolCall,
     ToolOutput,
 )
+from handlers.backends.retry import not_processed, with_retries
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -71,7 +78,7 @@ class ResponsesBackend(Backend):
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.client = client
+        self.client = client.with_options(max_retries=0)  # retries here know the rules below
         self.settings = settings
         self.clock = clock
 
@@ -90,7 +97,12 @@ class ResponsesBackend(Backend):
         from openai import NotFoundError
 
         try:
-            response = self.client.responses.retrieve(ref.id)
+            response = with_retries(
+                lambda: self.client.responses.retrieve(ref.id),
+                deadline=deadline,
+                what=f"retrieve {ref.id}",
+                clock=self.clock,
+            )
         except NotFoundError as exc:
             raise RunExpired(f"response {ref.id} is no longer available: {exc.message}") from exc
         return self.pending_of(response)
@@ -121,8 +133,9 @@ class ResponsesBackend(Backend):
 
         Raises:
             RunExpired: the previous response is gone (not stored, retention passed).
+            SubmitUnknown: the create failed without saying whether a follow-up exists.
         """
-        from openai import NotFoundError
+        from openai import APIConnectionError, APIStatusError, NotFoundError
 
         previous = pending.raw
         metadata = dict(getattr(previous, "metadata", None) or {})
@@ -143,10 +156,25 @@ class ResponsesBackend(Backend):
             if getattr(previous, "instructions", None):
                 kwargs["instructions"] = previous.instructions
         try:
-            follow_up = self.client.responses.create(**kwargs)
+            follow_up = with_retries(
+                lambda: self.client.responses.create(**kwargs),
+                deadline=deadline,
+                what=f"follow-up of {pending.ref.id}",
+                retry_if=not_processed,
+                clock=self.clock,
+            )
         except NotFoundError as exc:
             raise RunExpired(
                 f"response {pending.ref.id} is no longer available: {exc.message}"
+            ) from exc
+        except (APIStatusError, APIConnectionError) as exc:
+            if not_processed(exc) or (
+                isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 408
+            ):
+                raise  # refused: nothing was created, a later retry is safe
+            raise SubmitUnknown(
+                f"creating the follow-up of {pending.ref.id} failed ({type(exc).__name__}: "
+                f"{exc}); it may or may not exist, so it is not retried"
             ) from exc
         return str(follow_up.id)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import httpx2
 import openai
 
 log = logging.getLogger("runhook.retry")
@@ -55,23 +56,35 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIConnectionError)
 
 
+def not_processed(exc: BaseException) -> bool:
+    """True for errors that prove the request was not acted on: a 429, or a connection that
+    was never made. The only ones safe to retry for a request that is not idempotent."""
+    if isinstance(exc, openai.RateLimitError):
+        return True
+    if isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError):
+        return isinstance(exc.__cause__, httpx2.ConnectError)
+    return False
+
+
 def with_retries(
     call: Callable[[], T],
     *,
     deadline: float | None,
     what: str,
     max_attempts: int = 8,
+    retry_if: Callable[[BaseException], bool] = retryable,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run ``call`` until it succeeds, a non-retryable error, the deadline, or max attempts."""
+    """Run ``call`` until it succeeds, an error ``retry_if`` rejects, the deadline, or max
+    attempts."""
     attempt = 0
     while True:
         try:
             return call()
         except Exception as exc:
             attempt += 1
-            if not retryable(exc) or attempt >= max_attempts:
+            if not retry_if(exc) or attempt >= max_attempts:
                 raise
             delay = server_delay(exc)
             if delay is None:

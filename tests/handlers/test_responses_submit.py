@@ -1,0 +1,77 @@
+"""The Responses follow-up is created at most once: retried only when nothing was created."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from events import keys
+from handlers.app import App
+from tests.handlers.test_requires_action import lookup_tools
+from tests.plugins.handlers import Rig
+
+Build = Callable[..., Rig]
+
+
+def completed_response(rig: Rig, text: str) -> Any:
+    """A background response that ended with function calls (the Responses wait)."""
+    first = rig.client.responses.create(
+        model="gpt-4o",
+        background=True,
+        tools=rig.app.tools.definitions("responses"),  # type: ignore[arg-type]
+        input=text,
+    )
+    deadline = time.monotonic() + 15
+    while (current := rig.client.responses.retrieve(first.id)).status != "completed":
+        assert time.monotonic() < deadline, f"response stuck in {current.status}"
+        time.sleep(0.02)
+    return current
+
+
+def follow_ups(rig: Rig, response_id: str) -> int:
+    return int(rig.server.stats()["responses"][response_id]["follow_ups"])
+
+
+def wait_outcome(app: App, response: Any) -> str | None:
+    calls = [item.call_id for item in response.output if item.type == "function_call"]
+    record = app.store.get(keys.wait_key(response.id, calls))
+    return None if record is None else record.outcome
+
+
+def test_rate_limited_follow_up_is_retried_and_created_once(make_rig: Build) -> None:
+    """429s prove nothing was created: the create is retried and one follow-up exists."""
+    rig = make_rig()
+    lookup_tools(rig)
+    response = completed_response(rig, 'call lookup {"q": "a"}')
+    world = rig.server.world
+    with world.lock:  # seed 7 rolls 429, 429, ok
+        world.rng = random.Random(7)
+        world.config.fault_429, world.config.retry_after_s = 0.5, 0.01
+    before = rig.server.stats()["total"]
+    ack = rig.deliver("response.completed", response.model_dump(mode="json"))
+    world.config.fault_429 = 0.0
+    assert (ack.status, ack.body["outcome"]) == (200, "done")
+    assert rig.server.stats()["total"] - before == 3  # the full payload needs no retrieve
+    assert follow_ups(rig, response.id) == 1
+    assert wait_outcome(rig.app, response) == "submitted"
+
+
+def test_ambiguous_failure_is_recorded_never_retried(make_rig: Build) -> None:
+    """A 500 on the create does not say whether the follow-up exists: the wait ends as
+    submit_unknown, nothing is created twice, and a redelivery does not try again."""
+    rig = make_rig()
+    lookup_tools(rig)
+    response = completed_response(rig, 'call lookup {"q": "b"}')
+    world = rig.server.world
+    world.config.fault_500 = 1.0
+    before = rig.server.stats()["total"]
+    ack = rig.deliver("response.completed", response.model_dump(mode="json"))
+    again = rig.deliver("response.completed", response.model_dump(mode="json"))
+    world.config.fault_500 = 0.0
+    assert (ack.status, ack.body["outcome"]) == (200, "done")
+    assert again.body["outcome"] == "done"
+    assert rig.server.stats()["total"] - before == 1  # one create, no retry, no second try
+    assert wait_outcome(rig.app, response) == "submit_unknown"
+    assert rig.calls.names() == ["lookup"]
