@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from events import keys
 from events.store.sqlite import SQLiteStore
 from handlers.app import App
 from handlers.lifecycle import RunOutcome
@@ -245,3 +246,25 @@ class TestLifecycle:
         run = rig.wait_for("fail server_error it broke")
         assert rig.deliver_run(run).body["outcome"] == "done"
         assert [(o.status, o.reason) for o in outcomes] == [("failed", "server_error: it broke")]
+
+
+class TestStaleWaits:
+    def test_wait_answered_elsewhere_ends_as_moved_on(self, make_rig: Build) -> None:
+        """A stale requires_action (someone else already submitted) runs the tools, gets the
+        API's 400, re-reads the run and records moved_on: no retry, no second submit."""
+        rig = make_rig()
+        lookup_tools(rig)
+        run = rig.wait_for('call lookup {"q": "stale"}')
+        calls = run.required_action.submit_tool_outputs.tool_calls
+        rig.client.beta.threads.runs.submit_tool_outputs(
+            run.id,
+            thread_id=run.thread_id,
+            tool_outputs=[{"tool_call_id": c.id, "output": "by hand"} for c in calls],
+        )
+        ack = rig.deliver_run(run)  # the old payload still says requires_action
+        assert (ack.status, ack.body["outcome"]) == (200, "done")
+        record = rig.app.store.get(keys.wait_key(run.id, [c.id for c in calls]))
+        assert record is not None and record.outcome == "moved_on"
+        assert rig.submits(run.id) == 1
+        assert rig.server.stats()["runs"][run.id]["rejected_submits"] == 1
+        assert rig.settle(run).status == "completed"

@@ -7,9 +7,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx2
 import pytest
 from werkzeug.serving import make_server
 
+from events import keys
 from events.config import Settings
 from events.envelope import Event
 from events.errors import StoreError
@@ -24,6 +26,7 @@ from handlers.app import App
 from handlers.lifecycle import RunOutcome
 from handlers.standin import StandinServer
 from tests.plugins.redis import RedisServer
+from tests.plugins.stores import FakeClock
 
 TEXT = 'call lookup {"q": "a"}\ncall lookup {"q": "b"}'
 
@@ -230,3 +233,68 @@ class TestPoller:
         with pytest.raises(StoreError):  # burst mode reports the outage instead
             poller.run(burst=True)
         store.close()
+
+    def test_rate_limit_waits_retry_after(self, standin_factory: Any, secret: str) -> None:
+        """A 429 on a poll puts the run back on the list due after the server's retry-after
+        (not the normal interval) and emits nothing."""
+        server = standin_factory(retry_after_s=7)
+        h = Harness(server, secret, poll_interval_s=0.05)
+        clock = FakeClock()
+        store = MemoryStore(clock=clock)
+        seen: list[str] = []
+        poller = Poller(
+            store,
+            server.client(max_retries=0),
+            PipelineRelay(h.app.pipeline(), secret),
+            h.app.settings,
+            on_event=lambda e, ack: seen.append(e.type),
+        )
+        poller.watch("run_x", "thread_x")
+        server.world.config.fault_429 = 1.0
+        assert poller.poll_once() == 1
+        record = store.get(keys.watch_key("run_x"))
+        assert record is not None and record.lease_until == clock.now + 7
+        assert seen == [] and store.due(keys.WATCH_QUEUE) == []
+
+    def test_unknown_run_ends_its_watch(self, standin: StandinServer, secret: str) -> None:
+        """A watched run the API does not know (404) is taken off the list as gone."""
+        h = Harness(standin, secret)
+        store = MemoryStore()
+        poller = Poller(store, h.client, PipelineRelay(h.app.pipeline(), secret), h.app.settings)
+        thread = h.client.beta.threads.create()
+        poller.watch("run_does_not_exist", thread.id)
+        poller.run(burst=True)
+        record = store.get(keys.watch_key("run_does_not_exist"))
+        assert record is not None and record.outcome == "gone"
+        assert not poller.pending()
+
+
+class TestHttpRelay:
+    def test_retries_5xx_then_returns_the_answer(self, secret: str) -> None:
+        """A 5xx (here a proxy's HTML error page) is retried; the final answer is returned,
+        and every attempt carries the same signed webhook-id."""
+        seen: list[httpx2.Request] = []
+
+        def server(request: httpx2.Request) -> httpx2.Response:
+            seen.append(request)
+            if len(seen) == 1:
+                return httpx2.Response(502, text="<html>bad gateway</html>")
+            return httpx2.Response(202, json={"status": "accepted"})
+
+        relay = HttpRelay(
+            "http://runhook.test/events",
+            secret,
+            client=httpx2.Client(transport=httpx2.MockTransport(server)),
+        )
+        ack = relay.emit(Event.create("thread.run.completed", {"id": "run_1"}))
+        relay.close()
+        assert (ack.status, ack.body) == (202, {"status": "accepted"})
+        assert len({r.headers["webhook-id"] for r in seen}) == 1 and len(seen) == 2
+
+    def test_unreachable_server_is_a_503_ack(self, secret: str) -> None:
+        """When nothing answers, emit gives up after its attempts with a 503 'unreachable'
+        answer instead of raising, so a poller keeps the run for its next poll."""
+        relay = HttpRelay("http://127.0.0.1:9/events", secret, attempts=2)
+        ack = relay.emit(Event.create("thread.run.completed", {"id": "run_1"}))
+        relay.close()
+        assert ack.status == 503 and ack.body["error"]["code"] == "unreachable"
