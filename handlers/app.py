@@ -208,7 +208,7 @@ class App(Router):
 
     def context(self, event: Event) -> Context:
         """Build the handler context for one event."""
-        adapter = logging.LoggerAdapter(log, {"event_id": event.id, "event_type": event.type})
+        adapter = EventLog(log, {"event_id": event.id, "event_type": event.type})
         return Context(app=self, event=event, log=adapter)
 
     def pipeline(self) -> Pipeline:
@@ -230,6 +230,15 @@ class App(Router):
             self._store.close()
         if self._openai is not None:
             self._openai.close()
+
+
+class EventLog(logging.LoggerAdapter[logging.Logger]):
+    """``ctx.log``: adds the event's id and type to every record, keeping the call's own
+    ``extra`` fields too (the stdlib adapter replaces them before Python 3.13)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**(self.extra or {}), **(kwargs.get("extra") or {})}
+        return msg, kwargs
 
 
 def load_app(path: str | None, *, overrides: Mapping[str, Any] | None = None) -> App:

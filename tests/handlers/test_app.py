@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from events.errors import ConfigError
+from events.logs import fields_of
+from events.testing import make_event
 from handlers.app import App, load_app
 
 FACTORY = "tests.scenarios.apps.configured:make"
@@ -39,3 +43,22 @@ def test_configure_after_first_use_is_refused() -> None:
     with pytest.raises(ConfigError, match="cannot change store_url, sync of an App already in use"):
         app.configure(sync=True, store_url="memory:")
     assert isinstance(app, App) and app.settings.sync is False
+
+
+def test_context_log_keeps_the_calls_fields(caplog: pytest.LogCaptureFixture) -> None:
+    """ctx.log adds the event's id and type and keeps what the call passes as extra."""
+    app = load_app(FACTORY)
+    ctx = app.context(make_event("thread.run.completed", event_id="evt_log"))
+    logger = logging.getLogger("runhook")  # caught here even if a process root stopped
+    logger.addHandler(caplog.handler)  # propagation to the root logger
+    try:
+        with caplog.at_level(logging.INFO, logger="runhook"):
+            ctx.log.info("outputs submitted", extra={"run_id": "run_1"})
+    finally:
+        logger.removeHandler(caplog.handler)
+    record = caplog.records[0]  # (twice when it also propagates to the root's handler)
+    assert fields_of(record) == {
+        "event_id": "evt_log",
+        "event_type": "thread.run.completed",
+        "run_id": "run_1",
+    }
