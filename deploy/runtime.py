@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 
+from events import logs
 from events.config import Settings
 from events.errors import ConfigError
 from events.sources.watch_api import watch_blueprint
@@ -55,6 +56,7 @@ def build(overrides: Mapping[str, Any] | None = None, *, app: App | None = None)
     else:
         app.configure(**{k: v for k, v in changes.items() if v is not None})
     settings = app.settings
+    logs.configure(settings.log_level, settings.log_format)
     check(settings)
     app.start()
     warm_up(app)
@@ -71,6 +73,7 @@ def lambda_app(overrides: Mapping[str, Any] | None = None) -> App:
     """The App of a serverless process or bus consumer: sync mode, started, warmed up."""
     changes = {**(overrides or {}), "sync": True}
     app = load_app(Settings.from_env(**changes).app_path, overrides=changes)
+    logs.configure(app.settings.log_level, app.settings.log_format)
     check(app.settings)
     app.start()
     warm_up(app)

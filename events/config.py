@@ -80,6 +80,10 @@ class Settings:
     poll_max_interval_s: float = defaults.POLL_MAX_INTERVAL_S
     poll_token: str | None = None
     """Bearer token for the server's watch endpoint (``RUNHOOK_POLL_TOKEN``)."""
+    log_level: str = defaults.LOG_LEVEL
+    """Level of runhook's logs (``RUNHOOK_LOG_LEVEL``)."""
+    log_format: str = defaults.LOG_FORMAT
+    """``text``, ``json`` or ``none`` (``RUNHOOK_LOG_FORMAT``)."""
     bind: str = defaults.BIND
     """Listen address of ``runhook serve`` (``RUNHOOK_BIND``)."""
     workers: int = defaults.WORKERS

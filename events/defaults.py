@@ -63,6 +63,13 @@ POLL_INTERVAL_S = 1.0
 POLL_MAX_INTERVAL_S = 10.0
 """Relay poller: longest interval the backoff grows to for long runs."""
 
+LOG_LEVEL = "info"
+"""Level of the ``runhook`` logger: debug, info, warning or error."""
+
+LOG_FORMAT = "text"
+"""``text`` (a line with key=value fields), ``json`` (an object per line) or ``none`` (leave
+logging to the application); see ``events.logs``."""
+
 BIND = "127.0.0.1:8000"
 """Where ``runhook serve`` listens (containers set ``0.0.0.0:8000``)."""
 

@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _configure_logs(args.command)
         return int(args.func(args) or 0)
     except RunhookError as exc:
         print(f"runhook {args.command}: {exc}", file=sys.stderr)
@@ -80,6 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except KeyboardInterrupt:
         return 130
+
+
+def _configure_logs(command: str) -> None:
+    """This process's log output (``RUNHOOK_LOG_*``); the demo prints its own flow."""
+    from events import logs
+    from events.config import Settings
+
+    settings = Settings.from_env()
+    level = "warning" if command == "demo" else settings.log_level
+    logs.configure(level, settings.log_format)
 
 
 if __name__ == "__main__":  # pragma: no cover

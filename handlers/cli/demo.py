@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         fetch_allow=(f"127.0.0.1:{page.server_port}",),
         stream_continuation=True,
         graceful_timeout_s=5,
+        log_level="warning",  # the demo prints its own flow; warnings and errors still show
         sync=args.source == "stream",
         extra={"RUNHOOK_DEMO_T0": str(t0), "RUNHOOK_DEMO_DONE": str(done)},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -103,3 +104,29 @@ def test_refuses_to_start_without_a_secret(gunicorn: Start, tmp_path: Path) -> N
     assert (
         "no webhook secret: set RUNHOOK_WEBHOOK_SECRET" in (tmp_path / "gunicorn-0.log").read_text()
     )
+
+
+def test_refused_delivery_is_logged_with_its_reason_never_its_body(
+    gunicorn: Start, tmp_path: Path, secret: str
+) -> None:
+    """A forged delivery's 401 shows up in the server's log as one line with the reason;
+    neither the body nor the signature is written anywhere in the log."""
+    server = gunicorn(**env(tmp_path, secret, RUNHOOK_LOG_FORMAT="json"))
+    event = make_event("test.forged", marker="TOP-SECRET-BODY")
+    headers = sign_headers("whsec_" + "b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLi4uLi4=", event.body)
+    reply = httpx2.post(
+        f"{server.url}/events", content=event.body, headers=headers, trust_env=False
+    )
+    assert reply.status_code == 401
+    assert server.terminate() == 0
+    text = server.log_path.read_text()
+    refused = [
+        json.loads(line)
+        for line in text.splitlines()
+        if line.startswith("{") and "delivery refused" in line
+    ]
+    assert [(r["level"], r["status"], r["source"]) for r in refused] == [
+        ("WARNING", 401, "webhook")
+    ]
+    assert "signature" in refused[0]["reason"]
+    assert "TOP-SECRET-BODY" not in text and headers["webhook-signature"] not in text
