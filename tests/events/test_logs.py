@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
-
 import pytest
 
 from events import logs
@@ -14,13 +12,11 @@ from events.errors import ConfigError
 
 
 @pytest.fixture
-def runhook_logger() -> Iterator[logging.Logger]:
-    """The ``runhook`` logger, restored after the test."""
+def runhook_logger() -> logging.Logger:
+    """The ``runhook`` logger without handlers (the autouse fixture restores it after)."""
     logger = logging.getLogger(logs.LOGGER)
-    saved = (list(logger.handlers), logger.level, logger.propagate)
     logger.handlers.clear()
-    yield logger
-    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+    return logger
 
 
 def test_text_line_has_the_fields(runhook_logger: logging.Logger) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,3 +54,14 @@ def make_app(secret: str) -> Callable[..., tuple[App, Recorder]]:
         return app, recorder
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _runhook_logger_restored() -> Iterator[None]:
+    """Process roots (``lambda_app``, the CLI) configure the ``runhook`` logger; undo that
+    after each test so that no test's logging setup leaks into the next."""
+    logger = logging.getLogger("runhook")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.level, logger.propagate = saved[1], saved[2]
