@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+
 import pytest
 
 from events import logs
