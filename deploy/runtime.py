@@ -117,7 +117,8 @@ def serve(
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in gunicorn_options(settings).items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # older gunicorn lacks some settings
+                    self.cfg.set(key, value)
             self.cfg.set("loglevel", log_level)
 
         def load(self) -> Any:
@@ -138,6 +139,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "keepalive": 5,
         "worker_exit": worker_exit,
         "accesslog": None,
+        # gunicorn >= 25 opens a control socket in $HOME/.gunicorn by default: nothing of
+        # runhook uses it, two servers on one host would share its path, and a read-only root
+        # filesystem cannot hold it.
+        "control_socket_disable": True,
     }
 
 

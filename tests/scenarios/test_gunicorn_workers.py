@@ -130,3 +130,4 @@ def test_refused_delivery_is_logged_with_its_reason_never_its_body(
     ]
     assert "signature" in refused[0]["reason"]
     assert "TOP-SECRET-BODY" not in text and headers["webhook-signature"] not in text
+    assert "Control socket" not in text  # gunicorn's control socket stays off (runtime.py)
