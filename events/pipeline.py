@@ -91,17 +91,17 @@ class Pipeline:
                 "delivery refused",
                 extra={"source": delivery.source, "status": exc.status, "reason": exc.reason},
             )
-            return _error_ack(exc.status, exc.code, exc.reason)
+            return Ack.refused(exc)
         except ConfigError as exc:
             log.error("delivery cannot be verified: %s", exc)
-            return _error_ack(500, "misconfigured", str(exc))
+            return Ack.error(500, "misconfigured", str(exc))
         key = keys.event_key(msg_id)
         ids = {"webhook_id": msg_id, "event_type": event.type, "source": delivery.source}
         try:
             result = self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE)
         except StoreError as exc:
             log.error("store unavailable, delivery not accepted", extra=ids)
-            return _error_ack(503, "store_unavailable", f"the store is unavailable: {exc}")
+            return Ack.store_unavailable(exc)
         if result is Enqueued.DUPLICATE:
             if self.settings.sync:
                 return self._redelivered(key, msg_id, ids)
@@ -112,7 +112,7 @@ class Pipeline:
                 f"webhook-id {msg_id} was already accepted with a different body; "
                 "use a new id for a new event"
             )
-            return _error_ack(conflict.status, conflict.code, conflict.reason, event_id=msg_id)
+            return Ack.refused(conflict, event_id=msg_id)
         log.info("event accepted", extra=ids)
         if self.settings.sync:
             return self._process_now(key, msg_id, ids)
@@ -126,7 +126,7 @@ class Pipeline:
             outcome = self.process(key)
         except StoreError as exc:
             log.error("store unavailable while processing", extra=ids)
-            return _error_ack(503, "store_unavailable", f"the store is unavailable: {exc}")
+            return Ack.store_unavailable(exc)
         status = 500 if outcome == "retry" else 200
         body = {"status": "processed" if status == 200 else "failed", "id": msg_id}
         return Ack(status, {**body, "outcome": outcome}, event_id=msg_id)
@@ -144,7 +144,7 @@ class Pipeline:
         try:
             record = self.store.get(key)
         except StoreError as exc:
-            return _error_ack(503, "store_unavailable", f"the store is unavailable: {exc}")
+            return Ack.store_unavailable(exc)
         if record is None or record.status is Status.COMPLETED:
             log.info("duplicate delivery", extra=ids)
             return Ack(200, {"status": "duplicate", "id": msg_id}, event_id=msg_id)
@@ -153,7 +153,7 @@ class Pipeline:
             log.info("redelivered event is parked", extra=ids)
             return Ack(200, {"status": "parked", "id": msg_id}, event_id=msg_id)
         log.info("redelivered event is not finished yet", extra=ids)
-        return _error_ack(
+        return Ack.error(
             503,
             "not_finished",
             f"event {msg_id} is waiting for a retry or being processed elsewhere; "
@@ -260,7 +260,3 @@ class Pipeline:
             return "not_parked"
         log.info("parked event replayed", extra={"webhook_id": event_id})
         return self.process(key)
-
-
-def _error_ack(status: int, code: str, message: str, *, event_id: str | None = None) -> Ack:
-    return Ack(status, {"error": {"code": code, "message": message}}, event_id=event_id)

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from events.errors import DeliveryError, StoreError
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -59,6 +61,23 @@ class Ack:
     def json(self) -> bytes:
         """``body`` as compact JSON bytes."""
         return json.dumps(dict(self.body), separators=(",", ":")).encode()
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str, *, event_id: str | None = None) -> Ack:
+        """A refusal or failure: ``{"error": {"code", "message"}}``, the one error shape."""
+        return cls(status, {"error": {"code": code, "message": message}}, event_id=event_id)
+
+    @classmethod
+    def refused(cls, exc: DeliveryError, *, event_id: str | None = None) -> Ack:
+        """The answer to a bad delivery: the error's own status, code and reason."""
+        return cls.error(exc.status, exc.code, exc.reason, event_id=event_id)
+
+    @classmethod
+    def store_unavailable(cls, exc: StoreError, *, event_id: str | None = None) -> Ack:
+        """503: the store cannot be reached, so the sender should deliver again later."""
+        return cls.error(
+            503, "store_unavailable", f"the store is unavailable: {exc}", event_id=event_id
+        )
 
 
 __all__ = ["Ack", "Delivery"]

@@ -100,12 +100,12 @@ def http_reply(ack: Ack, *, headers: Mapping[str, str] | None = None) -> dict[st
 def handle_http(pipeline: Pipeline, event: Mapping[str, Any]) -> dict[str, Any]:
     """Accept one HTTP event and build its proxy response."""
     if http_method(event) != "POST":
-        error = {"code": "method_not_allowed", "message": "send events with POST"}
-        return http_reply(Ack(405, {"error": error}), headers={"allow": "POST"})
+        refusal = Ack.error(405, "method_not_allowed", "send events with POST")
+        return http_reply(refusal, headers={"allow": "POST"})
     try:
         delivery = http_delivery(event)
     except MalformedEvent as exc:
-        return http_reply(Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}}))
+        return http_reply(Ack.refused(exc))
     return http_reply(pipeline.accept(delivery))
 
 

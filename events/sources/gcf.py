@@ -37,6 +37,7 @@ from events.pipeline import Pipeline
 from events.signing import HEADER_SIGNATURE
 from events.sources import Ack, Delivery
 from events.sources.bus import HasPipeline, message_delivery, pipeline_of, settle
+from events.sources.webhook import flask_response
 
 log = logging.getLogger("runhook.gcf")
 
@@ -70,7 +71,7 @@ def accept_pubsub(pipeline: Pipeline, message: Mapping[str, Any]) -> Ack:
     try:
         delivery = pubsub_delivery(message)
     except MalformedEvent as exc:
-        return Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}})
+        return Ack.refused(exc)
     return pipeline.accept(delivery)
 
 
@@ -84,10 +85,6 @@ def push_message(body: bytes) -> Mapping[str, Any] | None:
         return None
     message = wrapper.get("message")
     return message if isinstance(message, dict) else None
-
-
-def _response(ack: Ack) -> Response:
-    return Response(ack.json(), status=ack.status, mimetype="application/json")
 
 
 def _message_id(message: Mapping[str, Any]) -> Any:
@@ -107,8 +104,7 @@ def http_handler(target: Pipeline | HasPipeline, *, name: str = "entry") -> Http
 
     def handle(request: Request) -> Response:
         if request.method != "POST":
-            refusal = {"code": "method_not_allowed", "message": "send events with POST"}
-            response = _response(Ack(405, {"error": refusal}))
+            response = flask_response(Ack.error(405, "method_not_allowed", "send events with POST"))
             response.headers["allow"] = "POST"
             return response
         # A push body wraps the envelope in base64 (4/3 larger); the pipeline then checks the
@@ -119,7 +115,7 @@ def http_handler(target: Pipeline | HasPipeline, *, name: str = "entry") -> Http
                 f"body is {request.content_length} bytes; the limit is {limit} "
                 "(RUNHOOK_MAX_BODY_BYTES)"
             )
-            return _response(Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}}))
+            return flask_response(Ack.refused(exc))
         body = request.get_data(cache=False)
         headers = {k.lower(): v for k, v in request.headers.items()}
         message = None if HEADER_SIGNATURE in headers else push_message(body)
@@ -127,10 +123,10 @@ def http_handler(target: Pipeline | HasPipeline, *, name: str = "entry") -> Http
             ack = accept_pubsub(pipeline, message)
             if settle(ack, {"message_id": _message_id(message), "source": "pubsub"}) and not ack.ok:
                 error = ack.body.get("error")
-                return _response(Ack(200, {"status": "dropped", "error": error}, ack.event_id))
-            return _response(ack)
+                return flask_response(Ack(200, {"status": "dropped", "error": error}, ack.event_id))
+            return flask_response(ack)
         delivery = Delivery(body, headers, source="gcf", content_type=request.content_type or "")
-        return _response(pipeline.accept(delivery))
+        return flask_response(pipeline.accept(delivery))
 
     handle.__name__ = handle.__qualname__ = name
     return handle

@@ -70,7 +70,7 @@ class HttpRelay:
             try:
                 response = self.client.post(self.url, content=event.body, headers=headers)
             except httpx2.HTTPError as exc:
-                ack = Ack(503, {"error": {"code": "unreachable", "message": str(exc)}}, event.id)
+                ack = Ack.error(503, "unreachable", str(exc), event_id=event.id)
             else:
                 try:
                     body = response.json()

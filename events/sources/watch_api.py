@@ -12,30 +12,21 @@ the endpoint answers 404 (disabled)::
 from __future__ import annotations
 
 import hmac
-import json
 
 from flask import Blueprint, Response, request
 
 from events import keys
 from events.config import Settings
 from events.errors import StoreError
+from events.sources import Ack
 from events.sources.poller import watch
+from events.sources.webhook import flask_response
 from events.store.base import Store
 from events.store.records import Record, Status
 
 
-def _reply(status: int, body: dict[str, object]) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
 def _watched(record: Record | None) -> bool:
     return record is not None and record.status is not Status.COMPLETED
-
-
-def _unavailable(exc: StoreError) -> Response:
-    return _reply(
-        503, {"error": {"code": "store_unavailable", "message": f"the store is unavailable: {exc}"}}
-    )
 
 
 def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
@@ -45,25 +36,17 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
     def refused() -> Response | None:
         token = settings.poll_token
         if not token:
-            return _reply(
-                404,
-                {
-                    "error": {
-                        "code": "disabled",
-                        "message": "set RUNHOOK_POLL_TOKEN to enable /watch",
-                    }
-                },
+            return flask_response(
+                Ack.error(404, "disabled", "set RUNHOOK_POLL_TOKEN to enable /watch")
             )
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return _reply(
-                401,
-                {
-                    "error": {
-                        "code": "unauthorized",
-                        "message": "Authorization: Bearer <RUNHOOK_POLL_TOKEN> is missing or wrong",
-                    }
-                },
+            return flask_response(
+                Ack.error(
+                    401,
+                    "unauthorized",
+                    "Authorization: Bearer <RUNHOOK_POLL_TOKEN> is missing or wrong",
+                )
             )
         return None
 
@@ -74,15 +57,13 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
         body = request.get_json(silent=True) or {}
         run_id, thread_id = body.get("run_id"), body.get("thread_id")
         if not (isinstance(run_id, str) and isinstance(thread_id, str) and run_id and thread_id):
-            return _reply(
-                400,
-                {"error": {"code": "malformed", "message": 'send {"run_id": …, "thread_id": …}'}},
-            )
+            return flask_response(Ack.error(400, "malformed", 'send {"run_id": …, "thread_id": …}'))
         try:
             new = watch(store, run_id, thread_id)
         except StoreError as exc:
-            return _unavailable(exc)
-        return _reply(202, {"status": "watching" if new else "already_watched", "run_id": run_id})
+            return flask_response(Ack.store_unavailable(exc))
+        status = "watching" if new else "already_watched"
+        return flask_response(Ack(202, {"status": status, "run_id": run_id}))
 
     @bp.delete("/watch/<run_id>")
     def remove(run_id: str) -> Response:
@@ -95,20 +76,13 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
                 store.forget(claim)  # forgotten, not completed: it may be watched again
             held = claim is None and _watched(store.get(key))
         except StoreError as exc:
-            return _unavailable(exc)
+            return flask_response(Ack.store_unavailable(exc))
         if held:
             # A poller holds the run's lease this instant; unwatching now would be undone.
-            response = _reply(
-                503,
-                {
-                    "error": {
-                        "code": "busy",
-                        "message": f"a poller is polling {run_id} right now; retry shortly",
-                    }
-                },
-            )
+            busy = Ack.error(503, "busy", f"a poller is polling {run_id} right now; retry shortly")
+            response = flask_response(busy)
             response.headers["Retry-After"] = "1"
             return response
-        return _reply(200, {"status": "unwatched", "run_id": run_id})
+        return flask_response(Ack(200, {"status": "unwatched", "run_id": run_id}))
 
     return bp

@@ -21,7 +21,8 @@ from events.sources import Ack, Delivery
 log = logging.getLogger("runhook.webhook")
 
 
-def _json(ack: Ack) -> Response:
+def flask_response(ack: Ack) -> Response:
+    """An ``Ack`` as a Flask JSON response (shared by the Flask-based sources)."""
     return Response(ack.json(), status=ack.status, mimetype="application/json")
 
 
@@ -42,7 +43,7 @@ def events_blueprint(pipeline: Pipeline, *, draining: Draining | None = None) ->
             exc = PayloadTooLarge(
                 f"body is {length} bytes; the limit is {limit} (RUNHOOK_MAX_BODY_BYTES)"
             )
-            return _json(Ack(exc.status, {"error": {"code": exc.code, "message": exc.reason}}))
+            return flask_response(Ack.refused(exc))
         body = request.get_data(cache=False)
         delivery = Delivery(
             body=body,
@@ -50,21 +51,21 @@ def events_blueprint(pipeline: Pipeline, *, draining: Draining | None = None) ->
             source="webhook",
             content_type=request.content_type or "",
         )
-        return _json(pipeline.accept(delivery))
+        return flask_response(pipeline.accept(delivery))
 
     @bp.get("/healthz")
     def healthz() -> Response:
-        return _json(Ack(200, {"status": "ok"}))
+        return flask_response(Ack(200, {"status": "ok"}))
 
     @bp.get("/readyz")
     def readyz() -> Response:
         if draining is not None and draining():
-            return _json(Ack(503, {"status": "draining"}))
+            return flask_response(Ack(503, {"status": "draining"}))
         try:
             pipeline.store.ping()
         except StoreError as exc:
-            return _json(Ack(503, {"status": "store_unavailable", "reason": str(exc)}))
-        return _json(Ack(200, {"status": "ready"}))
+            return flask_response(Ack(503, {"status": "store_unavailable", "reason": str(exc)}))
+        return flask_response(Ack(200, {"status": "ready"}))
 
     return bp
 
