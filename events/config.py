@@ -40,6 +40,23 @@ def decode_secret(secret: str) -> bytes:
     return secret.encode("utf-8")
 
 
+#: Settings fields read from a variable that is not ``RUNHOOK_<FIELD>`` (the usual OpenAI
+#: names, and the short ``RUNHOOK_STORE`` / ``RUNHOOK_APP``)
+NAMED_VARIABLES: Mapping[str, str] = {
+    "webhook_secrets": defaults.ENV_WEBHOOK_SECRET,
+    "openai_webhook_secret": defaults.ENV_OPENAI_WEBHOOK_SECRET,
+    "openai_api_key": defaults.ENV_OPENAI_API_KEY,
+    "openai_base_url": defaults.ENV_OPENAI_BASE_URL,
+    "store_url": defaults.ENV_STORE,
+    "app_path": defaults.ENV_APP,
+}
+
+
+def env_var(name: str) -> str:
+    """The environment variable of the Settings field ``name``."""
+    return NAMED_VARIABLES.get(name, f"{defaults.ENV_PREFIX}{name.upper()}")
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part for part in value.replace(",", " ").split() if part)
 
@@ -122,14 +139,7 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        direct = {
-            "webhook_secrets": defaults.ENV_WEBHOOK_SECRET,
-            "openai_webhook_secret": defaults.ENV_OPENAI_WEBHOOK_SECRET,
-            "openai_api_key": defaults.ENV_OPENAI_API_KEY,
-            "openai_base_url": defaults.ENV_OPENAI_BASE_URL,
-            "store_url": defaults.ENV_STORE,
-            "app_path": defaults.ENV_APP,
-        }
+        direct = NAMED_VARIABLES
         for name, var in direct.items():
             if env.get(var):
                 values[name] = _split(env[var]) if name == "webhook_secrets" else env[var]

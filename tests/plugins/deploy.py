@@ -19,24 +19,11 @@ from typing import Any
 import yaml
 
 from events import defaults
-from events.config import Settings
+from events.config import Settings, env_var
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
-#: fields read from a variable that is not RUNHOOK_<FIELD> (as in Settings.from_env)
-NAMED = {
-    "webhook_secrets": defaults.ENV_WEBHOOK_SECRET,
-    "openai_webhook_secret": defaults.ENV_OPENAI_WEBHOOK_SECRET,
-    "openai_api_key": defaults.ENV_OPENAI_API_KEY,
-    "openai_base_url": defaults.ENV_OPENAI_BASE_URL,
-    "store_url": defaults.ENV_STORE,
-    "app_path": defaults.ENV_APP,
-}
-VARIABLES = {
-    NAMED.get(f.name, f"{defaults.ENV_PREFIX}{f.name.upper()}")
-    for f in fields(Settings)
-    if f.name != "extra"
-}
+VARIABLES = {env_var(f.name) for f in fields(Settings) if f.name != "extra"}
 SECRET_VARIABLES = {
     defaults.ENV_WEBHOOK_SECRET,
     defaults.ENV_OPENAI_WEBHOOK_SECRET,
