@@ -40,6 +40,7 @@ from events.errors import StoreError
 from events.pipeline import Pipeline
 from events.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from events.sources import Ack, Delivery
+from events.sources.backoff import OutageBackoff
 from events.store.redis import import_redis
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ class RedisStreamSource:
         stop = stop or threading.Event()
         handled = 0
         backlog = True  # first, this consumer's own pending entries (a restart)
-        delay = 0.5
+        backoff = OutageBackoff()
         while not stop.is_set():
             try:
                 self._ensure_group()
@@ -232,11 +233,10 @@ class RedisStreamSource:
                         f"Redis stream {self.stream!r} unreachable ({exc}); check the URL and "
                         "that Redis is running"
                     ) from exc
-                log.warning("stream read failed; retrying in %.1f s", delay, exc_info=True)
-                stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+                log.warning("stream read failed; retrying in %.1f s", backoff.delay, exc_info=True)
+                backoff.wait(stop)
                 continue
-            delay = 0.5
+            backoff.reset()
             if burst and not entries:
                 break
         return handled

@@ -29,6 +29,7 @@ from events import keys
 from events.config import Settings
 from events.envelope import Event
 from events.errors import StoreError
+from events.sources.backoff import OutageBackoff
 from events.sources.relay import Relay
 from events.store.base import Store
 from events.store.records import Claim, Status
@@ -37,8 +38,6 @@ log = logging.getLogger("runhook.poller")
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 LEASE_S = 30.0
-OUTAGE_FIRST_DELAY_S = 0.5
-OUTAGE_MAX_DELAY_S = 30.0
 
 
 def watch(store: Store, run_id: str, thread_id: str) -> bool:
@@ -116,7 +115,7 @@ class Poller:
             StoreError: in burst mode, when the store is unreachable.
         """
         stop = stop or threading.Event()
-        delay = OUTAGE_FIRST_DELAY_S
+        backoff = OutageBackoff()
         while not stop.is_set():
             try:
                 polled = self.poll_once()
@@ -125,11 +124,12 @@ class Poller:
             except StoreError:
                 if burst:
                     raise
-                log.warning("store unavailable; polling again in %.1f s", delay, exc_info=True)
-                stop.wait(delay)
-                delay = min(delay * 2, OUTAGE_MAX_DELAY_S)
+                log.warning(
+                    "store unavailable; polling again in %.1f s", backoff.delay, exc_info=True
+                )
+                backoff.wait(stop)
                 continue
-            delay = OUTAGE_FIRST_DELAY_S
+            backoff.reset()
             if polled == 0:
                 stop.wait(0.05)
 
