@@ -54,7 +54,7 @@ def build(overrides: Mapping[str, Any] | None = None, *, app: App | None = None)
     if app is None:
         app = load_app(Settings.from_env(**changes).app_path, overrides=changes)
     else:
-        app.configure(**{k: v for k, v in changes.items() if v is not None})
+        app.configure(**changes)
     settings = app.settings
     logs.configure(settings.log_level, settings.log_format)
     check(settings)

@@ -133,9 +133,12 @@ class App(Router):
         mode for serverless and buses), so they win over what the App read from the
         environment while the values set in code for the other fields stay.
 
+        None values mean "not given" and change nothing.
+
         Raises:
             ConfigError: the pipeline was already built from the old settings.
         """
+        changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return
         with self._lock:
