@@ -19,7 +19,8 @@ COMPLETED_TTL_S = 7 * 24 * 3600.0
 """How long a processed event id is remembered for de-duplication (OpenAI retries up to 72 h)."""
 
 MAX_ATTEMPTS = 5
-"""Processing attempts of one inbox entry before it is parked as failed (kept, never dropped)."""
+"""Processing attempts of one inbox entry before it is parked (kept with its body until
+``runhook inbox replay``; never dropped)."""
 
 RETRY_BACKOFF_S = 2.0
 """First delay before a failed entry is retried; doubles per attempt."""
