@@ -13,7 +13,12 @@ MAX_BODY_BYTES = 1024 * 1024
 """Largest accepted request body on ``POST /events``; larger ones get 413."""
 
 CLAIM_LEASE_S = 60.0
-"""How long a worker owns an inbox entry before another worker may take it over."""
+"""How long a worker owns an inbox entry or a wait before another worker may take it over.
+The holder renews it every third of this (``LEASE_RENEW_FRACTION``), so only a holder that
+stopped renewing for two thirds of it (dead, or stalled that long) loses it."""
+
+LEASE_RENEW_FRACTION = 1 / 3
+"""A held lease is renewed after this fraction of it has passed."""
 
 COMPLETED_TTL_S = 7 * 24 * 3600.0
 """How long a processed event id is remembered for de-duplication (OpenAI retries up to 72 h)."""
@@ -23,7 +28,14 @@ MAX_ATTEMPTS = 5
 ``runhook inbox replay``; never dropped)."""
 
 RETRY_BACKOFF_S = 2.0
-"""First delay before a failed entry is retried; doubles per attempt."""
+"""First delay before a failed entry is retried; doubles per attempt, with jitter."""
+
+RETRY_BACKOFF_MAX_S = 300.0
+"""Longest delay between two attempts of a failed entry (the doubling stops there)."""
+
+RETRY_LATER_WINDOW_S = 3600.0
+"""How long after its ``created_at`` an event may keep asking for retries (``RetryLater``
+without a deadline) before a further request counts as a failed attempt."""
 
 SWEEP_INTERVAL_S = 1.0
 """How often each worker process looks for due inbox entries (restarts, expired leases)."""

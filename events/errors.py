@@ -10,9 +10,10 @@
     │   ├── UnsupportedMediaType 415  content type is not JSON
     │   └── PayloadConflict     409   an event id was reused with a different body
     ├── StoreError                    the store is unreachable or refused an operation
+    ├── LeaseLost                     a lease's holder was taken over; nothing irreversible may follow
     ├── ConfigError                   bad or missing configuration (names the variable and the fix)
     ├── SetupError                    a registration that cannot work (bad pattern, too late, ...)
-    └── RetryLater(after_s)           a handler asks for the event to run again later
+    └── RetryLater(after_s, deadline) a handler asks for the event to run again later
 
 The backends add ``RunExpired`` and ``RunMovedOn`` (``handlers.backends.base``) under
 ``RunhookError``. Only signals that must slip past ``except Exception`` derive from
@@ -81,6 +82,15 @@ class StoreError(RunhookError):
     """The store could not be reached or refused an operation."""
 
 
+class LeaseLost(RunhookError):
+    """The holder of a lease learnt that it is no longer the holder.
+
+    Raised by ``Lease.checkpoint`` and ``Lease.ensure`` (``events.store.lease``) when another
+    worker took the record over after the lease lapsed, or the record is gone. The holder must
+    stop before anything irreversible (a submit) and leave the work to the new holder.
+    """
+
+
 class ConfigError(RunhookError):
     """Configuration is missing or invalid; the message names the setting and the fix."""
 
@@ -93,10 +103,15 @@ class RetryLater(RunhookError):
     """Raised by a handler that cannot finish now but should run again in ``after_s`` seconds.
 
     Used when another worker holds the work's lease: if that worker finishes, the retry finds
-    the work done; if it dies, the retry takes over after the lease lapses. A retry requested
-    this way does not count towards ``max_attempts``.
+    the work done; if it dies, the retry takes over after the lease lapses.
+
+    A retry asked for this way is not a failure: it does not count towards ``max_attempts``.
+    Its own bound is ``deadline`` (unix seconds; the run's deadline for a wait): a retry asked
+    for past it counts as a failed attempt. Without a deadline the bound is the event's
+    ``created_at`` plus ``defaults.RETRY_LATER_WINDOW_S``.
     """
 
-    def __init__(self, reason: str, *, after_s: float) -> None:
+    def __init__(self, reason: str, *, after_s: float, deadline: float | None = None) -> None:
         super().__init__(reason)
         self.after_s = after_s
+        self.deadline = deadline

@@ -6,8 +6,8 @@ The sweeper is what makes the inbox durable in practice: entries of a crashed pr
 lease lapsed), retries whose backoff has passed, entries accepted while this process's queue was
 full, and everything left over from before a restart are all found there.
 
-While a handler runs, the worker renews the entry's lease every third of the lease, so a long
-tool call is never taken over by another worker while its owner is alive.
+While a handler runs, the entry is held as a ``Lease`` (``events.store.lease``) that renews
+itself, so a long tool call is never taken over by another worker while its owner is alive.
 
 Shutdown is warm, in rq's style: ``stop()`` stops taking work, waits for in-flight handlers up to
 a timeout, and releases the claims it could not finish so another process picks them up at once.
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from events.pipeline import Pipeline
-from events.store.records import Claim
+from events.store.lease import Lease
 
 log = logging.getLogger("runhook.worker")
 
@@ -32,7 +32,7 @@ class WarmShutdown(BaseException):
 
 
 class Worker:
-    """Bounded, lease-renewing executor behind ``Pipeline.accept``.
+    """Bounded executor behind ``Pipeline.accept``.
 
     Args:
         pipeline: the pipeline whose inbox this worker drains.
@@ -62,7 +62,7 @@ class Worker:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._queued: set[str] = set()
-        self._inflight: dict[str, Claim] = {}
+        self._inflight: dict[str, Lease] = {}
         self._busy = 0
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -71,7 +71,7 @@ class Worker:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> Worker:
-        """Start the handler threads, the sweeper and the lease heartbeat (idempotent)."""
+        """Start the handler threads and the sweeper (idempotent)."""
         with self._lock:
             if self._started:
                 return self
@@ -79,7 +79,6 @@ class Worker:
         for i in range(self.threads):
             self._spawn(self._run, f"runhook-worker-{i}")
         self._spawn(self._sweep_loop, "runhook-sweeper")
-        self._spawn(self._heartbeat_loop, "runhook-heartbeat")
         return self
 
     @property
@@ -99,11 +98,11 @@ class Worker:
             while self._busy and time.monotonic() < deadline:
                 self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             leftovers = list(self._inflight.values())
-        for claim in leftovers:
+        for lease in leftovers:
             # The handler thread is still running; give the entry back so another process
             # takes it now instead of after the lease lapses.
-            self.pipeline.store.release(claim)
-            log.warning("released an unfinished claim at shutdown", extra={"key": claim.key})
+            lease.release(failed=False)
+            log.warning("released an unfinished claim at shutdown", extra={"key": lease.key})
         return not leftovers
 
     def drain(self, timeout: float = 30.0) -> bool:
@@ -169,14 +168,15 @@ class Worker:
         with self._lock:
             self._busy += 1
         try:
-            claim = store.claim(key, self.pipeline.settings.claim_lease_s)
-            if claim is None:
+            lease = store.acquire(key, self.pipeline.settings.claim_lease_s)
+            if lease is None:
                 return
             with self._lock:
-                self._inflight[key] = claim
+                self._inflight[key] = lease
             try:
-                self.pipeline.process_claim(claim)
+                self.pipeline.process_lease(lease)
             finally:
+                lease.stop()
                 with self._lock:
                     self._inflight.pop(key, None)
         except Exception:
@@ -199,18 +199,3 @@ class Worker:
     def _sweep_loop(self) -> None:
         while not self._stopping.wait(self.sweep_interval_s):
             self._sweep_once()
-
-    def _heartbeat_loop(self) -> None:
-        lease = self.pipeline.settings.claim_lease_s
-        while not self._stopping.wait(max(0.05, lease / 3)):
-            with self._lock:
-                inflight = list(self._inflight.items())
-            for key, claim in inflight:
-                try:
-                    renewed = self.pipeline.store.extend(claim, lease)
-                except Exception:
-                    log.warning("lease renewal failed", exc_info=True, extra={"key": key})
-                    continue
-                with self._lock:
-                    if renewed is not None and key in self._inflight:
-                        self._inflight[key] = renewed

@@ -23,13 +23,20 @@ listed by ``_scan_due(queue, PARKED_UNTIL, limit)``.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from events.keys import payload_hash as hash_payload
 from events.store.records import Claim, Enqueued, Record, Status
+
+if TYPE_CHECKING:
+    from events.store.lease import Lease, Renewer
+
+_RENEWER_LOCK = threading.Lock()
 
 PARKED_UNTIL = 253_402_300_799.0
 """Due time of a parked record (9999-12-31T23:59:59Z): never, in practice."""
@@ -97,6 +104,38 @@ class Store(ABC):
             return Enqueued.DUPLICATE
         return Enqueued.DUPLICATE
 
+    def remember(self, key: str, payload: bytes, *, ttl_s: float, payload_hash: str) -> Enqueued:
+        """Record that ``key`` was seen with ``payload_hash`` (done, forgotten after ``ttl_s``).
+
+        Returns ``NEW`` the first time, ``DUPLICATE`` when the key is known with the same hash,
+        ``CONFLICT`` with another. ``payload`` is kept for the caller (``get(key).payload``).
+        """
+        now = self.clock()
+        record = Record(
+            key=key,
+            status=Status.COMPLETED,
+            token=new_token(),
+            lease_until=0.0,
+            expires_at=now + ttl_s,
+            payload=payload,
+            payload_hash=payload_hash,
+            outcome="seen",
+        )
+        for _ in range(self._RACE_RETRIES):
+            if self._put_if_absent(record):
+                return Enqueued.NEW
+            existing = self._get(key)
+            if existing is None:
+                continue
+            if existing.expired(now):
+                if self._compare_and_set(key, existing.token, record):
+                    return Enqueued.NEW
+                continue
+            if existing.payload_hash != payload_hash:
+                return Enqueued.CONFLICT
+            return Enqueued.DUPLICATE
+        return Enqueued.DUPLICATE
+
     def claim(self, key: str, lease_s: float, *, payload_hash: str | None = None) -> Claim | None:
         """Take the record ``key`` for ``lease_s`` seconds, creating it if absent.
 
@@ -136,16 +175,52 @@ class Store(ABC):
                 return self._claim_of(record)
         return None
 
+    def acquire(self, key: str, lease_s: float, *, payload_hash: str | None = None) -> Lease | None:
+        """Claim ``key`` (see ``claim``) as a ``Lease`` that renews itself from this moment.
+
+        This is how every holder takes work: the worker's inbox entries, the wait claims and
+        the lifecycle records. Renewal starts before ``acquire`` returns, so nothing the
+        holder does next (a network call) can outlast an unrenewed lease.
+
+        Returns None when someone else holds a live lease or the work is already completed.
+        """
+        from events.store.lease import Lease
+
+        claim = self.claim(key, lease_s, payload_hash=payload_hash)
+        if claim is None:
+            return None
+        return Lease(self, claim, lease_s, self._renewer())
+
     def extend(self, claim: Claim, lease_s: float) -> Claim | None:
         """Renew a live claim for ``lease_s`` more seconds; None if it was lost.
 
-        Renewal keeps the token: ownership does not change, so the claim object the working
-        thread holds stays valid for ``complete``/``release`` while a heartbeat renews it.
+        Renewal replaces the token like every other write: a worker that read the record
+        before the renewal, saw the lease lapsed and now tries to take it over fails its
+        compare-and-set and finds the lease live. Use the returned claim from now on; the old
+        one is refused by ``complete``/``release`` (``Lease`` keeps track of this).
         """
+        return self._rewrite(claim, lease_until=self.clock() + lease_s)
+
+    def save(self, claim: Claim, payload: bytes, lease_s: float) -> Claim | None:
+        """Checkpoint: store ``payload`` on the claimed record and renew it, in one write.
+
+        A wait keeps its tool outputs this way before the submit, so a worker that takes it
+        over submits them instead of running the tools again. None if the claim was lost.
+        """
+        return self._rewrite(
+            claim,
+            lease_until=self.clock() + lease_s,
+            payload=payload,
+            payload_hash=hash_payload(payload),
+        )
+
+    def _rewrite(self, claim: Claim, **changes: object) -> Claim | None:
         existing = self._get(claim.key)
         if existing is None or existing.token != claim.token:
             return None
-        record = _replace(existing, lease_until=self.clock() + lease_s)
+        if existing.status is not Status.IN_PROGRESS:
+            return None
+        record = _replace(existing, token=new_token(), **changes)
         if self._compare_and_set(claim.key, claim.token, record):
             return self._claim_of(record)
         return None
@@ -171,24 +246,41 @@ class Store(ABC):
         return self._compare_and_set(claim.key, claim.token, record)
 
     def release(
-        self, claim: Claim, *, retry_in_s: float = 0.0, payload: bytes | None = None
+        self,
+        claim: Claim,
+        *,
+        retry_in_s: float = 0.0,
+        payload: bytes | None = None,
+        failed: bool = True,
     ) -> bool:
         """Give the claimed work back so that it can run again.
 
         A queued record goes back to PENDING, due in ``retry_in_s``, carrying ``payload`` when
-        given (the relay poller stores a watch entry's last-seen status this way); a plain
-        claim is deleted. Returns False when the claim was already lost.
+        given (the relay poller stores a watch entry's last-seen status this way). With
+        ``failed=False`` (a retry the handler asked for) the claim does not count as an
+        attempt. A plain claim is deleted, unless it holds a checkpoint (``save``) or is given
+        ``payload``: then its lease is made to lapse now, and the next claim takes it over with
+        that payload.
+        Returns False when the claim was already lost.
         """
         existing = self._get(claim.key)
         if existing is None or existing.token != claim.token:
             return False
+        now = self.clock()
         if existing.queue is None:
-            return self._delete(claim.key, claim.token)
+            if payload is None and existing.payload is None:
+                return self._delete(claim.key, claim.token)
+            lapsed = _replace(existing, token=new_token(), lease_until=now)
+            if payload is not None:
+                lapsed = _replace(lapsed, payload=payload, payload_hash=hash_payload(payload))
+            return self._compare_and_set(claim.key, claim.token, lapsed)
+        attempts = existing.attempts if failed else max(0, existing.attempts - 1)
         record = _replace(
             existing,
             status=Status.PENDING,
             token=new_token(),
-            lease_until=self.clock() + retry_in_s,
+            lease_until=now + retry_in_s,
+            attempts=attempts,
         )
         if payload is not None:
             record = _replace(record, payload=payload, payload_hash=hash_payload(payload))
@@ -257,6 +349,18 @@ class Store(ABC):
         if record is None or record.expired(self.clock()):
             return None
         return record
+
+    def _renewer(self) -> Renewer:
+        """This process's renewer of this store's leases (one thread, started on first use
+        and again in a forked child, where the parent's thread does not exist)."""
+        from events.store.lease import Renewer
+
+        with _RENEWER_LOCK:
+            renewer: Renewer | None = getattr(self, "_lease_renewer", None)
+            if renewer is None or not renewer.usable():
+                renewer = Renewer(clock=self.clock)
+                self._lease_renewer = renewer
+            return renewer
 
     def ping(self) -> None:
         """Raise ``StoreError`` if the store cannot be used right now (readiness probes)."""

@@ -238,13 +238,23 @@ class TestExtend:
         assert any_store.claim("wait:1", LEASE_S) is None
         assert any_store.complete(renewed, TTL_S) is True
 
-    def test_extend_keeps_ownership(self, any_store: Store) -> None:
-        """After extend, the claim the working thread holds still completes the work."""
+    def test_extend_fences_the_old_token(self, any_store: Store) -> None:
+        """A renewal replaces the token: the renewed claim completes the work, the claim from
+        before the renewal is refused (Lease keeps the current one)."""
         claim = claimed(any_store.claim("wait:1", LEASE_S))
         renewed = claimed(any_store.extend(claim, LEASE_S))
-        assert renewed.token == claim.token
-        assert any_store.complete(claim, TTL_S) is True
-        assert any_store.complete(renewed, TTL_S) is False
+        assert renewed.token != claim.token
+        assert any_store.complete(claim, TTL_S) is False
+        assert any_store.complete(renewed, TTL_S) is True
+
+    def test_late_renewal_beats_a_taker(self, any_store: Store, store_clock: FakeClock) -> None:
+        """A holder that renews after its lease lapsed, but before anyone took it over, keeps
+        it: the taker that looks next finds a live lease."""
+        claim = claimed(any_store.claim("wait:1", LEASE_S))
+        store_clock.advance(LEASE_S + 1)
+        renewed = claimed(any_store.extend(claim, LEASE_S))
+        assert any_store.claim("wait:1", LEASE_S) is None
+        assert any_store.complete(renewed, TTL_S) is True
 
     def test_extend_lost_claim(self, any_store: Store, store_clock: FakeClock) -> None:
         """A claim that was taken over cannot be extended."""
