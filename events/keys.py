@@ -29,6 +29,12 @@ def event_key(event_id: str) -> str:
     return f"evt:{event_id}"
 
 
+def envelope_key(envelope_id: str) -> str:
+    """Key that remembers an envelope ``id`` delivered under a ``webhook-id`` of another
+    value, so the same envelope under a new ``webhook-id`` is still a duplicate."""
+    return f"env:{envelope_id}"
+
+
 def wait_key(run_id: str, call_ids: Iterable[str]) -> str:
     """Store key of one requires_action wait: run id plus its sorted tool-call ids."""
     ids = sorted(call_ids)

@@ -14,7 +14,8 @@ Webhooks signature over the raw bytes, parses the envelope and puts it in the st
 
 ``process`` claims an inbox entry (a lease, so a crashed worker's entry is taken over by
 another), routes the event to its handlers, and completes the entry; a handler that raises
-releases it for a retry with backoff, up to ``max_attempts``, after which the entry is parked
+releases it for a retry with capped, jittered backoff, up to ``max_attempts`` failures (a retry
+the handler asks for with ``RetryLater`` is not one), after which the entry is parked
 (queue ``parked``: kept in the store with its payload, never dropped silently, replayed with
 ``runhook inbox replay``).
 """
@@ -22,11 +23,12 @@ releases it for a retry with backoff, up to ``max_attempts``, after which the en
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import Any
 
-from events import keys, signing
+from events import defaults, keys, signing
 from events.config import Settings
 from events.envelope import Event
 from events.errors import (
@@ -42,7 +44,8 @@ from events.errors import (
 from events.routing import Router
 from events.sources import Ack, Delivery
 from events.store.base import Store
-from events.store.records import Claim, Enqueued, Record, Status
+from events.store.lease import Lease
+from events.store.records import Enqueued, Record, Status
 
 log = logging.getLogger("runhook.pipeline")
 
@@ -98,6 +101,9 @@ class Pipeline:
         key = keys.event_key(msg_id)
         ids = {"webhook_id": msg_id, "event_type": event.type, "source": delivery.source}
         try:
+            seen = self._seen_envelope(event, msg_id, ids)
+            if seen is not None:
+                return seen
             result = self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE)
         except StoreError as exc:
             log.error("store unavailable, delivery not accepted", extra=ids)
@@ -119,6 +125,54 @@ class Pipeline:
         for listener in self._listeners:
             listener(key)
         return Ack(202, {"status": "accepted", "id": msg_id}, event_id=msg_id)
+
+    def _seen_envelope(self, event: Event, msg_id: str, ids: dict[str, str]) -> Ack | None:
+        """The same envelope ``id`` under another ``webhook-id`` (a second relay, a bus that
+        resends): a duplicate when the body is the same, a 409 when it differs.
+
+        A delivery whose ``webhook-id`` differs from its envelope id leaves an alias record
+        (``env:<id>`` holding that ``webhook-id``); every delivery looks for the alias, and
+        for the inbox entry of a delivery that used the envelope id as its ``webhook-id``.
+
+        Returns None when the delivery should be enqueued as usual: a new envelope, a plain
+        redelivery under the same ``webhook-id`` (the inbox itself answers that), or one whose
+        first delivery never reached the inbox (a crash between the two writes).
+        """
+        digest = keys.payload_hash(event.body)
+        alias = keys.envelope_key(event.id)
+        if msg_id == event.id:
+            record = self.store.get(alias)
+            first = record.payload.decode() if record and record.payload else None
+            if record is None or first is None or self.store.get(keys.event_key(first)) is None:
+                return None
+            same = record.payload_hash == digest
+        else:
+            seen = self.store.remember(
+                alias, msg_id.encode(), ttl_s=self.settings.completed_ttl_s, payload_hash=digest
+            )
+            if seen is Enqueued.DUPLICATE:
+                record = self.store.get(alias)
+                first = record.payload.decode() if record and record.payload else msg_id
+                if first == msg_id or self.store.get(keys.event_key(first)) is None:
+                    return None
+                same = True
+            else:
+                existing = self.store.get(keys.event_key(event.id))
+                if seen is Enqueued.NEW and existing is None:
+                    return None
+                same = (
+                    seen is Enqueued.NEW
+                    and existing is not None
+                    and existing.payload_hash == digest
+                )
+        if not same:
+            conflict = PayloadConflict(
+                f"event id {event.id} was already accepted with a different body; "
+                "use a new id for a new event"
+            )
+            return Ack.refused(conflict, event_id=msg_id)
+        log.info("duplicate delivery of an envelope under another webhook-id", extra=ids)
+        return Ack(200, {"status": "duplicate", "id": msg_id}, event_id=msg_id)
 
     def _process_now(self, key: str, msg_id: str, ids: dict[str, str]) -> Ack:
         """Sync mode: process before replying; 5xx tells the sender to deliver again."""
@@ -199,45 +253,62 @@ class Pipeline:
             (no handler matched), ``"retry"`` (released for another attempt) or ``"failed"``
             (out of attempts; parked).
         """
-        claim = self.store.claim(key, self.settings.claim_lease_s)
-        if claim is None:
+        lease = self.store.acquire(key, self.settings.claim_lease_s)
+        if lease is None:
             return "skipped"
-        return self.process_claim(claim)
+        with lease:
+            return self.process_lease(lease)
 
-    def process_claim(self, claim: Claim) -> str:
-        """Process an inbox entry the caller has already claimed (see ``process``)."""
-        if claim.payload is None:
+    def process_lease(self, lease: Lease) -> str:
+        """Process an inbox entry the caller holds (see ``process``); ends the lease."""
+        if lease.saved is None:
             # A claim on a key that had no queued payload: nothing to run.
-            self.store.complete(claim, self.settings.completed_ttl_s, outcome="empty")
+            lease.complete(self.settings.completed_ttl_s, outcome="empty")
             return "skipped"
         try:
-            event = Event.parse(claim.payload)
+            event = Event.parse(lease.saved)
         except MalformedEvent:
-            log.error("inbox entry is not an envelope; parked", extra={"key": claim.key})
-            self.store.park(claim, queue=keys.PARKED_QUEUE, outcome="malformed")
+            log.error("inbox entry is not an envelope; parked", extra={"key": lease.key})
+            lease.park(queue=keys.PARKED_QUEUE, outcome="malformed")
             return "failed"
-        ids = {"event_id": event.id, "event_type": event.type, "attempt": claim.attempts}
+        ids = {"event_id": event.id, "event_type": event.type, "attempt": lease.attempts}
         try:
             ran = self.router.dispatch(event, self.context_factory(event))
         except RetryLater as exc:
-            log.info("handler asked for a retry in %.1f s: %s", exc.after_s, exc, extra=ids)
-            self.store.release(claim, retry_in_s=exc.after_s)
-            return "retry"
+            if self._retry_allowed(event, exc):
+                log.info("handler asked for a retry in %.1f s: %s", exc.after_s, exc, extra=ids)
+                lease.release(retry_in_s=exc.after_s, failed=False)
+                return "retry"
+            log.warning(
+                "handler asked for a retry past its deadline; counted as a failure", extra=ids
+            )
+            return self._failed(lease, ids)
         except Exception:
-            if claim.attempts >= self.settings.max_attempts:
-                log.exception("event failed after %d attempts; parked", claim.attempts, extra=ids)
-                self.store.park(claim, queue=keys.PARKED_QUEUE, outcome="failed")
-                return "failed"
-            delay = self.settings.retry_backoff_s * 2 ** (claim.attempts - 1)
-            log.warning("handler failed; retry in %.1f s", delay, exc_info=True, extra=ids)
-            self.store.release(claim, retry_in_s=delay)
-            return "retry"
+            return self._failed(lease, ids)
         outcome = "done" if ran else "unhandled"
         if not ran:
             log.info("no handler for this event type", extra=ids)
-        if not self.store.complete(claim, self.settings.completed_ttl_s, outcome=outcome):
+        if not lease.complete(self.settings.completed_ttl_s, outcome=outcome):
             log.warning("inbox lease was lost before completion", extra=ids)
         return outcome
+
+    def _retry_allowed(self, event: Event, exc: RetryLater) -> bool:
+        """An asked-for retry is free until its deadline (or the event's retry window)."""
+        deadline = exc.deadline
+        if deadline is None:
+            deadline = event.created_at + defaults.RETRY_LATER_WINDOW_S
+        return self.clock() + exc.after_s <= deadline
+
+    def _failed(self, lease: Lease, ids: dict[str, Any]) -> str:
+        """A handler failed (the exception being handled): retry with backoff, or park."""
+        if lease.attempts >= self.settings.max_attempts:
+            log.exception("event failed after %d attempts; parked", lease.attempts, extra=ids)
+            lease.park(queue=keys.PARKED_QUEUE, outcome="failed")
+            return "failed"
+        delay = retry_delay(lease.attempts, self.settings.retry_backoff_s)
+        log.warning("handler failed; retry in %.1f s", delay, exc_info=True, extra=ids)
+        lease.release(retry_in_s=delay)
+        return "retry"
 
     def due(self, limit: int = 100) -> list[str]:
         """Inbox keys that are due now (new, retries, and entries of crashed workers)."""
@@ -260,3 +331,20 @@ class Pipeline:
             return "not_parked"
         log.info("parked event replayed", extra={"webhook_id": event_id})
         return self.process(key)
+
+
+def retry_delay(
+    attempt: int,
+    base_s: float,
+    *,
+    cap_s: float = defaults.RETRY_BACKOFF_MAX_S,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Delay before retrying after failed attempt number ``attempt`` (1-based).
+
+    Doubles from ``base_s`` up to ``cap_s``, then takes a random point in its upper half
+    ("equal jitter"), so entries that failed together in an outage do not retry together
+    while each still waits at least half its step.
+    """
+    step = min(cap_s, base_s * 2.0 ** min(attempt - 1, 30))
+    return step / 2 + rand() * step / 2
