@@ -7,28 +7,48 @@ completed background response whose output holds ``function_call`` items):
    retrieving the run or response (thin payloads, as OpenAI's webhooks send).
 2. **Deadline**: ``expires_at`` minus ``deadline_margin_s``. A run past it, or already expired,
    is recorded and left alone: no tool runs, nothing is retried.
-3. **Claim** the wait key (run id + sorted call ids) with a lease (``claim_lease_s``, never past
-   the deadline) that a heartbeat renews while the tools run. If it is completed, this wait was
-   answered already (a duplicate, perhaps under another event id): done. If another worker
-   holds it, raise ``RetryLater`` so the inbox brings the event back: it then finds the wait
-   done, or takes over once the dead worker's lease lapsed; a takeover re-reads the run first,
-   so a wait the dead worker already answered is not answered twice.
-4. **Run** every call concurrently (see ``handlers.tools.runner``), then **submit** all outputs
-   in one call. ``RunMovedOn``/``RunExpired`` complete the claim with that outcome (no retry);
-   any other failure releases the claim and re-raises, so the pipeline retries the event.
+3. **Lease** the wait key (run id + sorted call ids) with ``Store.acquire`` (``claim_lease_s``,
+   never past the deadline); it renews itself from that moment until the wait ends. If the wait
+   is completed, it was answered already (a duplicate, perhaps under another event id): done.
+   If another worker holds it, raise ``RetryLater`` (not a failure) so the inbox brings the
+   event back: it then finds the wait done, or takes over once the holder's lease lapsed.
+4. **Takeover**: a lease that took over an unfinished wait re-reads the run first (under
+   renewal), so a wait the previous holder answered is not answered twice.
+5. **Run** every call concurrently (``handlers.tools.runner``), then **checkpoint**: save the
+   outputs on the wait's record in one compare-and-set. A worker that lost its lease before
+   the checkpoint discards its outputs (logged with the tool names) and leaves the wait to the
+   new holder; a worker that takes over a checkpointed wait submits the saved outputs and runs
+   no tool again (where resubmitting is unsafe, Responses, it records ``submit_unknown``).
+6. **Submit** all outputs in one call. ``RunMovedOn``/``RunExpired``/``SubmitUnknown`` complete
+   the wait with that outcome (no retry); any other failure releases it with the checkpoint
+   kept (marked not submitted) and re-raises, so the pipeline retries the event.
+
+Where a tool can still run twice: only when the worker running it dies, or stalls without
+renewing for the whole lease, after the tool started and before the checkpoint. Where saved
+outputs can be submitted twice: when the holder dies or stalls for a whole lease between the
+checkpoint and the completion of its submit; the API then refuses the second (Assistants) or
+runhook does not resubmit (Responses).
 """
 
 from __future__ import annotations
 
-import threading
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from events import keys
 from events.envelope import Event
-from events.errors import RetryLater
+from events.errors import LeaseLost, RetryLater
 from events.routing import Router
-from events.store.base import Store
-from events.store.records import Claim, Status
-from handlers.backends.base import PendingCalls, RunExpired, RunMovedOn, SubmitUnknown
+from events.store.lease import Lease
+from events.store.records import Status
+from handlers.backends.base import (
+    PendingCalls,
+    RunExpired,
+    RunMovedOn,
+    SubmitUnknown,
+    ToolOutput,
+)
 from handlers.context import Context
 from handlers.tools.runner import run_calls
 
@@ -65,28 +85,46 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
             # Recorded on the wait key, never retried; the run's own expired event (from a
             # stream or the poller) reaches the lifecycle handler.
             ctx.log.warning("run is past its deadline; no tool runs", extra=ids)
-            late = store.claim(key, 60.0)
+            late = store.acquire(key, settings.claim_lease_s)
             if late is not None:
-                store.complete(late, settings.completed_ttl_s, outcome="expired")
+                late.complete(settings.completed_ttl_s, outcome="expired")
             return "expired"
-    lease = settings.claim_lease_s
+    lease_s = settings.claim_lease_s
     if deadline is not None:
-        lease = max(1.0, min(lease, deadline - now))
-    claim = store.claim(key, lease)
-    if claim is None:
+        lease_s = max(1.0, min(lease_s, deadline - now))
+    lease = store.acquire(key, lease_s)
+    if lease is None:
         record = store.get(key)
         if record is None or record.status is Status.COMPLETED:
             ctx.log.info("wait already answered", extra=ids)
             return "duplicate"
         retry_in = min(BUSY_RETRY_S, max(0.5, record.lease_until - now))
-        raise RetryLater(f"another worker is answering {pending.ref.id}", after_s=retry_in)
-    if claim.attempts > 1:
-        current = ctx.backend(pending.ref.api).load(pending.ref, deadline=deadline)
+        raise RetryLater(
+            f"another worker is answering {pending.ref.id}", after_s=retry_in, deadline=deadline
+        )
+    with lease:
+        return _answer(pending, lease, ctx, deadline, ids)
+
+
+def _answer(
+    pending: PendingCalls, lease: Lease, ctx: Context, deadline: float | None, ids: dict[str, Any]
+) -> str:
+    settings = ctx.settings
+    backend = ctx.backend(pending.ref.api)
+    ttl = settings.completed_ttl_s
+    saved = Checkpoint.decode(lease.saved) if lease.saved else None
+    if lease.taken_over:
+        current = backend.load(pending.ref, deadline=deadline)
         if current.calls != pending.calls:
-            store.complete(claim, settings.completed_ttl_s, outcome="answered_before")
+            lease.complete(ttl, outcome="answered_before")
             return "duplicate"
-    heartbeat = Heartbeat(store, claim, lease)
-    try:
+    if saved is not None and saved.submitting and not backend.resubmit_is_safe:
+        ctx.log.error(
+            "a worker died while submitting these outputs; not submitted again", extra=ids
+        )
+        lease.complete(ttl, outcome="submit_unknown")
+        return "submit_unknown"
+    if saved is None:
         outputs = run_calls(
             pending.calls,
             ctx.tools,
@@ -96,47 +134,63 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
             executor=ctx.app.executor,
             clock=ctx.clock,
         )
-        continuation = ctx.backend(pending.ref.api).submit(pending, outputs, deadline=deadline)
+        try:
+            lease.checkpoint(Checkpoint(tuple(outputs), submitting=True).encode())
+        except LeaseLost:
+            tools = sorted({c.name for c in pending.calls})
+            ctx.log.warning(
+                "lease lost before the checkpoint; outputs discarded",
+                extra={**ids, "tools": ",".join(tools)},
+            )
+            return "lease_lost"
+    else:
+        ctx.log.info("submitting the outputs a previous worker saved", extra=ids)
+        outputs = list(saved.outputs)
+        lease.checkpoint(Checkpoint(saved.outputs, submitting=True).encode())
+    try:
+        continuation = backend.submit(pending, outputs, deadline=deadline)
     except RunExpired:
-        store.complete(claim, settings.completed_ttl_s, outcome="expired")
+        lease.complete(ttl, outcome="expired")
         return "expired"
     except RunMovedOn as exc:
         ctx.log.info("outputs not accepted: %s", exc, extra=ids)
-        store.complete(claim, settings.completed_ttl_s, outcome="moved_on")
+        lease.complete(ttl, outcome="moved_on")
         return "moved_on"
     except SubmitUnknown as exc:
         ctx.log.error("submit outcome unknown, not retried: %s", exc, extra=ids)
-        store.complete(claim, settings.completed_ttl_s, outcome="submit_unknown")
+        lease.complete(ttl, outcome="submit_unknown")
         return "submit_unknown"
     except BaseException:
-        heartbeat.stop()
-        store.release(claim)
+        # The backend raises these only when the outputs were not taken: keep them for the
+        # retry, marked as safe to submit again.
+        lease.release(payload=Checkpoint(tuple(outputs), submitting=False).encode())
         raise
-    finally:
-        heartbeat.stop()
-    store.complete(claim, settings.completed_ttl_s, outcome="submitted")
+    lease.complete(ttl, outcome="submitted")
     ctx.log.info("outputs submitted", extra={**ids, "continuation": continuation})
     return "submitted"
 
 
-class Heartbeat:
-    """Renews a wait claim every third of its lease while its tools run, so a live worker
-    keeps the wait and a dead one loses it within one lease (then a retry takes over)."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """The outputs of a wait, saved on its record before the submit.
 
-    def __init__(self, store: Store, claim: Claim, lease_s: float) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat,
-            args=(store, claim, lease_s),
-            name="runhook-wait-heartbeat",
-            daemon=True,
-        )
-        self._thread.start()
+    Attributes:
+        outputs: one output per call, in the calls' order.
+        submitting: True from the moment the submit may have started; False when the last
+            holder knows its submit did not reach the API.
+    """
 
-    def _beat(self, store: Store, claim: Claim, lease_s: float) -> None:
-        while not self._stop.wait(lease_s / 3):
-            if store.extend(claim, lease_s) is None:
-                return
+    outputs: tuple[ToolOutput, ...]
+    submitting: bool
 
-    def stop(self) -> None:
-        self._stop.set()
+    def encode(self) -> bytes:
+        """JSON bytes for the wait's record."""
+        body = {"outputs": [asdict(o) for o in self.outputs], "submitting": self.submitting}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Checkpoint:
+        """Read what ``encode`` wrote."""
+        body = json.loads(raw)
+        outputs = tuple(ToolOutput(**o) for o in body["outputs"])
+        return cls(outputs, bool(body["submitting"]))

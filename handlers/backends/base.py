@@ -93,6 +93,13 @@ class Backend(ABC):
 
     api: Api
 
+    #: Whether outputs saved by a worker that died may be submitted again by the worker that
+    #: takes its wait over, although the dead worker may have submitted them already. True
+    #: where the API itself refuses or ignores a second answer (Assistants answers 400 once
+    #: the run moved on); False where a second submit would continue the run twice (the
+    #: Responses API forks the chain): such a takeover records ``submit_unknown`` instead.
+    resubmit_is_safe: bool = True
+
     @abstractmethod
     def ref(self, event: Event) -> RunRef:
         """The run or response an event is about."""

@@ -70,6 +70,10 @@ class ResponsesBackend(Backend):
     """
 
     api = "responses"
+    # A follow-up create has no idempotency key: submitting saved outputs again after a
+    # takeover could fork the chain, so a takeover after the checkpoint records
+    # submit_unknown (see handlers.requires_action).
+    resubmit_is_safe = False
 
     def __init__(
         self,
