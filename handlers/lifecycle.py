@@ -5,26 +5,35 @@
 - ``response.completed`` without function calls (the end of a chain of responses),
   ``response.failed|cancelled|incomplete``: the same for the Responses API.
 
-Each outcome is recorded under ``run:<id>:<status>`` in the store (so a duplicate event records
-nothing twice) and handed to the app's outcome hooks::
+Each outcome is recorded under ``run:<id>:<status>`` in the store, held as a lease while its
+work is done (the final message fetched, the hooks called) and completed only after it, so a
+duplicate event records nothing twice and a failure retries. The outcome is handed to the
+app's outcome hooks::
 
     @app.on_outcome
     def finished(outcome: RunOutcome, ctx: Context) -> None:
         print(outcome.run_id, outcome.status, outcome.message)
 
-Plain ``@app.on("thread.run.completed")`` handlers run as well; outcome hooks fire once per run
-and status, after the record is made.
+Plain ``@app.on("thread.run.completed")`` handlers run as well. Outcome hooks fire once per run
+and status: a hook that raises makes the event retry, and the retry calls that hook and those
+after it again, not those that already succeeded (the outcome and how many hooks ran are saved
+on the record). Only a worker that dies in the middle of the hooks leaves them to be called
+again from the first.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from openai.types.beta.threads import TextContentBlock
 
 from events.envelope import Event
+from events.errors import RetryLater
 from events.routing import Router
+from events.store.records import Status
 from handlers.context import Context
 
 router = Router()
@@ -59,14 +68,16 @@ def run_ended(event: Event, ctx: Context) -> None:
     status = event.type.rsplit(".", 1)[1]
     run_id = str(event.data.get("id"))
     thread_id = event.data.get("thread_id")
-    if not _first_time(ctx, run_id, status):
-        return
-    message = reason = None
-    if status == "completed" and thread_id:
-        message = final_message(ctx, str(thread_id), run_id)
-    else:
-        reason = _reason(event.data)
-    _publish(ctx, RunOutcome("assistants", run_id, status, message, reason, thread_id))
+
+    def outcome() -> RunOutcome:
+        message = reason = None
+        if status == "completed" and thread_id:
+            message = final_message(ctx, str(thread_id), run_id)
+        else:
+            reason = _reason(event.data)
+        return RunOutcome("assistants", run_id, status, message, reason, thread_id)
+
+    record_once(ctx, run_id, status, outcome)
 
 
 @router.on("response.completed", "response.failed", "response.cancelled", "response.incomplete")
@@ -81,11 +92,41 @@ def response_ended(event: Event, ctx: Context) -> None:
     if status == "completed" and function_calls(response.output or []):
         return  # a wait, not an end: the requires_action handler answers it
     root = root_id(response)
-    if not _first_time(ctx, root, status):
-        return
     message = getattr(response, "output_text", None) if status == "completed" else None
     reason = None if status == "completed" else _reason(response.model_dump())
-    _publish(ctx, RunOutcome("responses", root, status, message, reason))
+    record_once(ctx, root, status, lambda: RunOutcome("responses", root, status, message, reason))
+
+
+def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunOutcome]) -> bool:
+    """Build the outcome of ``run_id`` ending in ``status`` and hand it to the hooks, once.
+
+    Returns False when it was recorded before. Raises ``RetryLater`` while another worker is
+    recording it, and whatever ``build`` or a hook raised (the event is then retried).
+    """
+    key = f"run:{run_id}:{status}"
+    lease = ctx.store.acquire(key, ctx.settings.claim_lease_s)
+    if lease is None:
+        record = ctx.store.get(key)
+        if record is None or record.status is Status.COMPLETED:
+            return False
+        raise RetryLater(f"another worker is recording {run_id} {status}", after_s=1.0)
+    with lease:
+        saved = json.loads(lease.saved) if lease.saved else None
+        if saved is None:
+            outcome, done = build(), 0
+        else:
+            outcome, done = RunOutcome(**saved["outcome"]), int(saved["hooks"])
+        ctx.log.info("run ended: %s", outcome.status, extra={"run_id": outcome.run_id})
+        hooks = ctx.app.outcome_hooks
+        for i in range(done, len(hooks)):
+            try:
+                hooks[i](outcome, ctx)
+            except BaseException:
+                state = {"outcome": asdict(outcome), "hooks": i}
+                lease.release(payload=json.dumps(state).encode())
+                raise
+        lease.complete(ctx.settings.completed_ttl_s, outcome=status)
+    return True
 
 
 def final_message(ctx: Context, thread_id: str, run_id: str) -> str | None:
@@ -99,14 +140,6 @@ def final_message(ctx: Context, thread_id: str, run_id: str) -> str | None:
     return None
 
 
-def _first_time(ctx: Context, run_id: str, status: str) -> bool:
-    claim = ctx.store.claim(f"run:{run_id}:{status}", 60.0)
-    if claim is None:
-        return False
-    ctx.store.complete(claim, ctx.settings.completed_ttl_s, outcome=status)
-    return True
-
-
 def _reason(data: Any) -> str | None:
     error = (data or {}).get("last_error") or (data or {}).get("error")
     if error:
@@ -115,9 +148,3 @@ def _reason(data: Any) -> str | None:
     if details:
         return str(details.get("reason"))
     return None
-
-
-def _publish(ctx: Context, outcome: RunOutcome) -> None:
-    ctx.log.info("run ended: %s", outcome.status, extra={"run_id": outcome.run_id})
-    for hook in ctx.app.outcome_hooks:
-        hook(outcome, ctx)
