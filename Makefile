@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench bench-quick clean services
+.PHONY: demo test lint typecheck pytest bench bench-quick soak clean services
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ pytest: $(STAMP)
 ## services: make sure the binaries the suite starts for itself are present (redis-server)
 services:
 	@command -v redis-server >/dev/null 2>&1 || bash .ci/install-services
+
+## soak: the exactly-once and crash scenarios SOAK_RUNS times in a row with one core kept busy
+SOAK_RUNS ?= 20
+soak: $(STAMP) services
+	bash .ci/soak $(SOAK_RUNS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

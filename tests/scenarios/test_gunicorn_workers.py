@@ -16,7 +16,7 @@ from events.signing import sign_headers
 from events.testing import make_event
 from tests.plugins.gunicorn import Gunicorn, wait_until
 
-pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
+pytestmark = [pytest.mark.gunicorn, pytest.mark.slow, pytest.mark.exactly_once]
 
 Start = Callable[..., Gunicorn]
 

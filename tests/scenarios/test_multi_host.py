@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ from events.store import open_store
 from handlers.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, wait_until
 
-pytestmark = [pytest.mark.gunicorn, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.gunicorn, pytest.mark.redis, pytest.mark.slow, pytest.mark.exactly_once]
 
 RUNS = 200
 TOOL = {
@@ -48,7 +47,8 @@ def test_two_hosts_one_redis_exactly_once(
 ) -> None:
     """200 runs, every wait delivered 3 times across both hosts plus two pollers, one worker
     SIGKILLed mid-tool: every run completes with one submit, and every tool call finished
-    exactly once (a call cut short in the killed worker may start again elsewhere)."""
+    exactly once (a call cut short in the killed worker, or finished there just before the
+    kill and before its checkpoint, runs again elsewhere)."""
     standin = standin_factory(latency_ms=0)
     count = tmp_path / "count.txt"
     env: dict[str, Any] = {
@@ -131,11 +131,21 @@ def test_two_hosts_one_redis_exactly_once(
     runs = standin.stats()["runs"]
     assert [runs[w.id]["submits"] for w in waits] == [1] * RUNS
     lines = [line.split() for line in count.read_text().splitlines()]
-    done = Counter(int(n) for kind, n, _ in lines if kind == "done")
+    finished: dict[int, list[int]] = {}
+    for kind, n, pid in lines:
+        if kind == "done":
+            finished.setdefault(int(n), []).append(int(pid))
     cut_short = {int(n) for kind, n, pid in lines if kind == "start" and int(pid) in killed} - {
         int(n) for kind, n, pid in lines if kind == "done" and int(pid) in killed
     }
     assert killed
-    assert set(done) == set(range(RUNS))
-    assert {n: c for n, c in done.items() if c != 1} == {}
-    assert all(done[n] == 1 for n in cut_short)
+    assert set(finished) == set(range(RUNS))
+    # A call may finish twice only when one finish was in the killed worker: it died after the
+    # tool returned and before the checkpoint saved the output, so the taker ran it again.
+    twice = {
+        n: pids
+        for n, pids in finished.items()
+        if len(pids) != 1 and not (len(pids) == 2 and sum(p in killed for p in pids) == 1)
+    }
+    assert twice == {}, f"finished more than once (pids; killed {killed}): {twice}"
+    assert all(len(finished[n]) == 1 for n in cut_short)

@@ -14,7 +14,7 @@ from events.testing import make_event
 from tests.plugins.gunicorn import Gunicorn, wait_until
 from tests.plugins.redis import RedisServer
 
-pytestmark = [pytest.mark.gunicorn, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.gunicorn, pytest.mark.redis, pytest.mark.slow, pytest.mark.exactly_once]
 
 
 def test_readiness_and_recovery(
