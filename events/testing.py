@@ -27,10 +27,16 @@ def make_event(type: str, *, event_id: str | None = None, **data: Any) -> Event:
 
 
 def signed_delivery(
-    event: Event, secret: str, *, source: str = "test", timestamp: int | None = None
+    event: Event,
+    secret: str,
+    *,
+    source: str = "test",
+    timestamp: int | None = None,
+    msg_id: str | None = None,
 ) -> Delivery:
-    """A ``Delivery`` of ``event`` signed with ``secret`` (``webhook-id`` = the event id)."""
-    headers = sign_headers(secret, event.body, msg_id=event.id, timestamp=timestamp)
+    """A ``Delivery`` of ``event`` signed with ``secret`` (``webhook-id`` = ``msg_id``, by
+    default the event id, as runhook's relays send it)."""
+    headers = sign_headers(secret, event.body, msg_id=msg_id or event.id, timestamp=timestamp)
     return Delivery(
         body=event.body, headers=headers, source=source, content_type="application/json"
     )

@@ -160,7 +160,15 @@ class Lease:
     def __enter__(self) -> Lease:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        """Leaving the block ends the lease: on an exception a lease still held is released
+        (keeping any checkpoint) so a retry can take the work at once; otherwise renewal
+        just stops."""
+        if exc_type is not None and not self._ended and not self._lost:
+            try:
+                self.release()
+            except Exception:  # the store is down: the lease lapses by itself instead
+                log.warning("could not release a lease", exc_info=True, extra={"key": self.key})
         self.stop()
 
     # -- renewal (called by the Renewer) ------------------------------------------------------

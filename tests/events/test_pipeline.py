@@ -1,11 +1,15 @@
-"""Pipeline retries end in a park that loses nothing, and a parked event can be replayed."""
+"""Pipeline retries end in a park that loses nothing, and a parked event can be replayed;
+asked-for retries are not failures; envelope ids de-duplicate across webhook-ids."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+from events.errors import RetryLater
 from events.keys import event_key
+from events.pipeline import retry_delay
 from events.testing import make_event, signed_delivery
 from handlers.app import App
 from tests.plugins.events import Recorder
@@ -82,3 +86,97 @@ class TestRetries:
         again = pipeline.accept(delivery)
         assert (again.status, again.body["error"]["code"]) == (503, "not_finished")
         assert recorder.types() == ["boom.wait"]
+
+
+class TestAskedForRetries:
+    def test_asked_for_retries_do_not_count_as_attempts(self, make_app: Build, secret: str) -> None:
+        """With max_attempts=5, four retries asked for with RetryLater and then one real
+        failure leave the event due for a retry, not parked; it then succeeds."""
+        app, recorder = make_app(max_attempts=5, retry_backoff_s=0.0)
+        asks = [RetryLater("busy", after_s=0.0) for _ in range(4)]
+        failures: list[Exception] = [RuntimeError("down")]
+
+        @app.on("job.*")
+        def job(event: Any, ctx: Any) -> None:
+            if asks:
+                raise asks.pop()
+            if failures:
+                raise failures.pop()
+
+        pipeline = app.pipeline()
+        event = make_event("job.run")
+        pipeline.accept(signed_delivery(event, secret))
+        outcomes = [pipeline.process(event_key(event.id)) for _ in range(6)]
+        assert outcomes == ["retry"] * 5 + ["done"]
+        assert pipeline.parked() == []
+
+    def test_a_retry_asked_for_past_its_deadline_counts(self, make_app: Build, secret: str) -> None:
+        """A RetryLater whose deadline has passed counts as a failed attempt: with
+        max_attempts=1 the event is parked."""
+        app, recorder = make_app(max_attempts=1)
+
+        @app.on("job.*")
+        def job(event: Any, ctx: Any) -> None:
+            raise RetryLater("busy", after_s=5.0, deadline=time.time() + 1.0)
+
+        pipeline = app.pipeline()
+        event = make_event("job.late")
+        pipeline.accept(signed_delivery(event, secret))
+        assert pipeline.process(event_key(event.id)) == "failed"
+        [parked] = pipeline.parked()
+        assert parked.key == event_key(event.id)
+
+
+class TestBackoff:
+    def test_delays_double_up_to_the_cap_with_jitter(self) -> None:
+        """Each delay lies in the upper half of its doubling step, and the step stops at the
+        cap; the extremes of the jitter give the step's bounds."""
+        assert [retry_delay(n, 2.0, rand=lambda: 1.0) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+        assert [retry_delay(n, 2.0, rand=lambda: 0.0) for n in (1, 2, 3)] == [1.0, 2.0, 4.0]
+        assert retry_delay(40, 2.0, cap_s=300.0, rand=lambda: 1.0) == 300.0
+        spread = {round(retry_delay(5, 2.0), 6) for _ in range(50)}
+        assert len(spread) > 40 and all(16.0 <= d <= 32.0 for d in spread)
+
+
+class TestEnvelopeIds:
+    def test_same_envelope_under_a_new_webhook_id_is_a_duplicate(
+        self, make_app: Build, secret: str
+    ) -> None:
+        """An OpenAI-style delivery (webhook-id ≠ envelope id) resent under another
+        webhook-id is a duplicate; so is the same envelope relayed under its own id."""
+        app, recorder = make_app()
+        pipeline = app.pipeline()
+        event = make_event("job.dup")
+        first = pipeline.accept(signed_delivery(event, secret, msg_id="wh_1"))
+        again = pipeline.accept(signed_delivery(event, secret, msg_id="wh_2"))
+        relayed = pipeline.accept(signed_delivery(event, secret))
+        assert (first.status, again.status, relayed.status) == (202, 200, 200)
+        assert again.body["status"] == relayed.body["status"] == "duplicate"
+        assert pipeline.due() == [event_key("wh_1")]
+
+    def test_relayed_first_then_resent_under_another_webhook_id(
+        self, make_app: Build, secret: str
+    ) -> None:
+        """An envelope first relayed under its own id and then resent under a new
+        webhook-id is a duplicate."""
+        app, recorder = make_app()
+        pipeline = app.pipeline()
+        event = make_event("job.relayed")
+        assert pipeline.accept(signed_delivery(event, secret)).status == 202
+        again = pipeline.accept(signed_delivery(event, secret, msg_id="wh_9"))
+        assert (again.status, again.body["status"]) == (200, "duplicate")
+
+    def test_a_reused_envelope_id_with_another_body_is_409(
+        self, make_app: Build, secret: str
+    ) -> None:
+        """A different body under an envelope id already accepted is refused with 409,
+        whichever webhook-id it comes under."""
+        app, recorder = make_app()
+        pipeline = app.pipeline()
+        event = make_event("job.one", event_id="evt_same")
+        other = make_event("job.two", event_id="evt_same")
+        assert pipeline.accept(signed_delivery(event, secret, msg_id="wh_1")).status == 202
+        conflict = pipeline.accept(signed_delivery(other, secret, msg_id="wh_2"))
+        assert (conflict.status, conflict.body["error"]["code"]) == (409, "payload_conflict")
+        relayed = pipeline.accept(signed_delivery(other, secret))
+        assert relayed.status == 409
