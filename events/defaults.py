@@ -14,10 +14,10 @@ MAX_BODY_BYTES = 1024 * 1024
 
 CLAIM_LEASE_S = 60.0
 """How long a worker owns an inbox entry or a wait before another worker may take it over.
-The holder renews it every third of this (``LEASE_RENEW_FRACTION``), so only a holder that
-stopped renewing for two thirds of it (dead, or stalled that long) loses it."""
+The holder renews it every quarter of this (``LEASE_RENEW_FRACTION``), so only a holder that
+stopped renewing for three quarters of it (dead, or stalled that long) loses it."""
 
-LEASE_RENEW_FRACTION = 1 / 3
+LEASE_RENEW_FRACTION = 1 / 4
 """A held lease is renewed after this fraction of it has passed."""
 
 COMPLETED_TTL_S = 7 * 24 * 3600.0

@@ -241,7 +241,7 @@ class Renewer:
         return self._pid == os.getpid()
 
     def add(self, lease: Lease) -> None:
-        """Start renewing ``lease`` (first renewal after a third of it)."""
+        """Start renewing ``lease`` (first renewal after ``LEASE_RENEW_FRACTION`` of it)."""
         lease._next_renewal = time.monotonic() + lease.lease_s * defaults.LEASE_RENEW_FRACTION
         with self._wake:
             self._leases.add(lease)

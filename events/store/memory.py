@@ -29,7 +29,9 @@ class MemoryStore(Store):
             self._records[record.key] = record
             return True
 
-    def _compare_and_set(self, key: str, token: str, record: Record) -> bool:
+    def _compare_and_set(
+        self, key: str, token: str, record: Record, *, durable: bool = True
+    ) -> bool:
         with self._lock:
             current = self._records.get(key)
             if current is None or current.token != token:
@@ -37,7 +39,7 @@ class MemoryStore(Store):
             self._records[key] = record
             return True
 
-    def _delete(self, key: str, token: str) -> bool:
+    def _delete(self, key: str, token: str, *, durable: bool = True) -> bool:
         with self._lock:
             current = self._records.get(key)
             if current is None or current.token != token:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Status(enum.StrEnum):
@@ -82,3 +82,6 @@ class Claim:
     payload: bytes | None = None
     queue: str | None = None
     attempts: int = 0
+    record: Record | None = field(default=None, repr=False, compare=False)
+    """The whole record as this claim wrote it: while the token matches, it is the stored
+    record, so a renewal can write without reading it first (one round trip)."""

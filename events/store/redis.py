@@ -221,12 +221,14 @@ class RedisStore(Store):
         with self._errors("insert"):
             return bool(self._put_script(keys=[self.record_key(record.key)], args=args))
 
-    def _compare_and_set(self, key: str, token: str, record: Record) -> bool:
+    def _compare_and_set(
+        self, key: str, token: str, record: Record, *, durable: bool = True
+    ) -> bool:
         args = [self.prefix, key, token, *self._write_args(record)]
         with self._errors("update"):
             return bool(self._cas_script(keys=[self.record_key(key)], args=args))
 
-    def _delete(self, key: str, token: str) -> bool:
+    def _delete(self, key: str, token: str, *, durable: bool = True) -> bool:
         with self._errors("delete"):
             return bool(
                 self._delete_script(keys=[self.record_key(key)], args=[self.prefix, key, token])

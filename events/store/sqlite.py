@@ -10,8 +10,10 @@ Layout: one table, one row per record, in a file (``RUNHOOK_STORE=sqlite:///runh
 
 ``PRAGMA user_version`` holds the schema version so that a later runhook can migrate the file.
 
-Concurrency: the file is in WAL mode (readers never wait for the writer) with a busy timeout
-(writers queue up behind each other instead of failing). Each thread of each process has its
+Concurrency: the file is in WAL mode (readers never wait for the writer). A write that finds
+the write lock taken retries after a short random pause (0.2–2 ms) until ``busy_timeout_s``:
+SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, so under contention
+its waiters slept while the lock was already free again. Each thread of each process has its
 own connection in autocommit mode, and every primitive is one SQL statement, hence atomic:
 ``INSERT … ON CONFLICT DO NOTHING``, ``UPDATE … WHERE key = ? AND token = ?`` and
 ``DELETE … WHERE key = ? AND token = ?``. A connection is never used in a process other than
@@ -19,8 +21,12 @@ the one that opened it: after ``fork()`` the child notices the new pid (or ``reo
 called from gunicorn's ``post_fork``) and opens its own, leaving the inherited ones untouched
 (SQLite forbids using, and it is unsafe to close, a connection across ``fork()``).
 
-Everything survives a restart (commits are ``synchronous=FULL``): the inbox, leases,
-completed records within their TTL. Forgotten records (``expires_at`` passed) are deleted in
+Everything survives a restart of the process. Durable writes (an accepted event, a claim, a
+checkpoint: see ``events.store.base``) are committed with ``synchronous=FULL``, so they survive
+power loss too; the others (renewals, completions, releases) with ``synchronous=NORMAL``: in
+WAL mode such a commit is on disk for every other process at once but is synced only by the
+next FULL commit (which syncs the whole log) or checkpoint, so under load one fsync covers many
+of them, and only an OS crash or power loss can undo the last few. Forgotten records (``expires_at`` passed) are deleted in
 small batches at most once a minute, piggy-backed on inserts, which are what makes the table
 grow.
 """
@@ -109,6 +115,8 @@ class _Handle:
 
     conn: sqlite3.Connection
     pid: int
+    durable: bool = True
+    """The connection's ``synchronous`` setting: FULL (True) or NORMAL."""
 
 
 class SQLiteStore(Store):
@@ -185,27 +193,50 @@ class SQLiteStore(Store):
 
     def _get(self, key: str) -> Record | None:
         with self._errors("read"):
-            row = self._connection().execute(_GET, (key,)).fetchone()
+            conn = self._connection()
+            row = self._retrying(lambda: conn.execute(_GET, (key,))).fetchone()
         return None if row is None else _record(row)
 
     def _put_if_absent(self, record: Record) -> bool:
         with self._errors("insert"):
-            inserted = self._connection().execute(_PUT, _row(record)).rowcount == 1
+            inserted = self._write(_PUT, _row(record), durable=True) == 1
         self._maybe_purge()
         return inserted
 
-    def _compare_and_set(self, key: str, token: str, record: Record) -> bool:
+    def _compare_and_set(
+        self, key: str, token: str, record: Record, *, durable: bool = True
+    ) -> bool:
         with self._errors("update"):
-            cursor = self._connection().execute(_CAS, (*_row(record)[1:], key, token))
-        return cursor.rowcount == 1
+            return self._write(_CAS, (*_row(record)[1:], key, token), durable=durable) == 1
 
-    def _delete(self, key: str, token: str) -> bool:
+    def _delete(self, key: str, token: str, *, durable: bool = True) -> bool:
         with self._errors("delete"):
-            return self._connection().execute(_DELETE, (key, token)).rowcount == 1
+            return self._write(_DELETE, (key, token), durable=durable) == 1
+
+    def _write(self, sql: str, params: tuple[Any, ...], *, durable: bool) -> int:
+        """Run one write statement (its own transaction); return the rows it changed."""
+        conn = self._writer(durable)
+        return int(self._retrying(lambda: conn.execute(sql, params)).rowcount)
+
+    def _retrying(self, statement: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
+        """Run ``statement``; while another connection holds the lock, try again after
+        0.2–2 ms, up to ``busy_timeout_s`` (a statement that failed with SQLITE_BUSY changed
+        nothing)."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                return statement()
+            except sqlite3.OperationalError as exc:
+                busy = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0.0002, 0.002))
 
     def _scan_due(self, queue: str, now: float, limit: int) -> list[str]:
         with self._errors("scan"):
-            rows = self._connection().execute(_SCAN_DUE, (queue, now, now, limit)).fetchall()
+            conn = self._connection()
+            args = (queue, now, now, limit)
+            rows = self._retrying(lambda: conn.execute(_SCAN_DUE, args)).fetchall()
         return [str(row[0]) for row in rows]
 
     def _ping(self) -> None:
@@ -221,9 +252,8 @@ class SQLiteStore(Store):
         itself from inserts; call it from a maintenance job to purge everything at once.
         """
         with self._errors("purge"):
-            cursor = self._connection().execute(
-                _PURGE, (self.clock(), -1 if limit is None else limit)
-            )
+            conn, args = self._connection(), (self.clock(), -1 if limit is None else limit)
+            cursor = self._retrying(lambda: conn.execute(_PURGE, args))
         return max(cursor.rowcount, 0)
 
     def _maybe_purge(self) -> None:
@@ -260,6 +290,16 @@ class SQLiteStore(Store):
 
     # -- connections ----------------------------------------------------------------------------
 
+    def _writer(self, durable: bool) -> sqlite3.Connection:
+        """This thread's connection, its ``synchronous`` set for the write that follows."""
+        conn = self._connection()
+        handle = self._handles[threading.get_ident()]
+        if handle.durable != durable:
+            mode = "FULL" if durable else "NORMAL"
+            self._retrying(lambda: conn.execute(f"PRAGMA synchronous = {mode}"))
+            handle.durable = durable
+        return conn
+
     def _connection(self) -> sqlite3.Connection:
         pid = os.getpid()
         handle = self._handles.get(threading.get_ident())
@@ -280,12 +320,14 @@ class SQLiteStore(Store):
         # Autocommit (isolation_level=None): each primitive is one statement, one transaction.
         conn = sqlite3.connect(
             self.path,
-            timeout=self.busy_timeout_s,
+            # SQLite's own handler waits at most 1 ms (one try); _write() retries after that
+            timeout=0.001,
             isolation_level=None,
             check_same_thread=False,  # only its own thread uses it; close() may run elsewhere
         )
         try:
-            conn.execute("PRAGMA synchronous = FULL")  # an acknowledged event survives power loss
+            # _writer() lowers it for lazy writes
+            self._retrying(lambda: conn.execute("PRAGMA synchronous = FULL"))
         except BaseException:
             conn.close()
             raise
@@ -335,7 +377,7 @@ class SQLiteStore(Store):
                         f"SQLite store {self.path}: cannot switch to WAL mode (got {mode!r}); "
                         "keep the file on a local filesystem"
                     )
-                conn.execute("BEGIN IMMEDIATE")
+                self._retrying(lambda: conn.execute("BEGIN IMMEDIATE"))
                 try:
                     self._create_schema(conn)
                 except BaseException:
@@ -346,20 +388,11 @@ class SQLiteStore(Store):
                 conn.close()
 
     def _switch_to_wal(self, conn: sqlite3.Connection) -> str:
-        """Set WAL mode and return the mode in force, retrying while others switch too.
-
-        SQLite answers SQLITE_BUSY at once, without waiting for the busy timeout, when
-        several processes change the journal mode of a new file together.
-        """
-        deadline = time.monotonic() + self.busy_timeout_s
-        while True:
-            try:
-                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
-            except sqlite3.OperationalError as exc:
-                busy = str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_BUSY")
-                if not busy or time.monotonic() >= deadline:
-                    raise
-                time.sleep(random.uniform(0.005, 0.05))
+        """Set WAL mode and return the mode in force, retrying while others switch too
+        (SQLite answers SQLITE_BUSY at once when several processes change the journal mode
+        of a new file together)."""
+        cursor = self._retrying(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        return str(cursor.fetchone()[0]).lower()
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])

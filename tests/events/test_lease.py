@@ -62,11 +62,13 @@ class InterleavedStore(MemoryStore):
         super().__init__(clock=clock)
         self.before_next_write: Callable[[], object] | None = None
 
-    def _compare_and_set(self, key: str, token: str, record: Record) -> bool:
+    def _compare_and_set(
+        self, key: str, token: str, record: Record, *, durable: bool = True
+    ) -> bool:
         hook, self.before_next_write = self.before_next_write, None
         if hook is not None:
             hook()
-        return super()._compare_and_set(key, token, record)
+        return super()._compare_and_set(key, token, record, durable=durable)
 
 
 class TestRenewal:
