@@ -24,6 +24,12 @@ PARKED_QUEUE = "parked"
 themselves, until an operator replays them (``runhook inbox``)."""
 
 
+WAIT_EVENT_TYPES = frozenset(
+    {"thread.run.requires_action", "response.completed", "agent.session.action_required"}
+)
+"""Event types that may ask for tools: workers run them ahead of lifecycle bookkeeping."""
+
+
 def event_key(event_id: str) -> str:
     """Store key of one delivered event (``webhook-id`` or envelope id)."""
     return f"evt:{event_id}"

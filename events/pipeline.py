@@ -5,12 +5,18 @@ Webhooks signature over the raw bytes, parses the envelope and puts it in the st
 (keyed by ``webhook-id``, falling back to the envelope id) before anything is acknowledged::
 
     202 {"status": "accepted"}   new, durably queued (ack-then-process)
+    200 {"status": "unhandled"}  verified, but no handler is registered for its type: nothing
+                                 would be done with it, so nothing is stored (no durability,
+                                 no de-duplication: a redelivery is answered the same way)
     200 {"status": "processed"}  new and processed before replying (sync mode, serverless)
     200 {"status": "duplicate"}  this id was accepted before (sync mode: and its work is
                                  finished; a due retry runs now, else 503 until it is done)
     200 {"status": "parked"}     sync mode: this id ran out of attempts and is parked
     4xx {"error": {...}}         refused: 401 signature, 400 malformed, 409 id reused, 413, 415
     503 {"error": {...}}         the store is unavailable: the sender should retry
+
+A new event is stored already claimed (``Store.enqueue_held``) when this process's worker has
+room, and handed to it parsed, so accept-to-processed costs one durable write and one parse.
 
 ``process`` claims an inbox entry (a lease, so a crashed worker's entry is taken over by
 another), routes the event to its handlers, and completes the entry; a handler that raises
@@ -26,7 +32,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from events import defaults, keys, signing
 from events.config import Settings
@@ -50,6 +56,18 @@ from events.store.records import Enqueued, Record, Status
 log = logging.getLogger("runhook.pipeline")
 
 ContextFactory = Callable[[Event], Any]
+
+
+class Taker(Protocol):
+    """What takes accepted events off the pipeline in this process (``events.worker.Worker``)."""
+
+    def has_room(self) -> bool:
+        """True when an event accepted now would be queued at once."""
+        ...
+
+    def take(self, lease: Lease, event: Event) -> bool:
+        """Queue a held entry; False when it cannot be (the pipeline then releases it)."""
+        ...
 
 
 class Pipeline:
@@ -77,11 +95,11 @@ class Pipeline:
         self.settings = settings
         self.context_factory = context_factory
         self.clock = clock
-        self._listeners: list[Callable[[str], object]] = []
+        self._taker: Taker | None = None
 
-    def on_enqueued(self, listener: Callable[[str], object]) -> None:
-        """Call ``listener(key)`` whenever a new event is queued (the worker subscribes)."""
-        self._listeners.append(listener)
+    def attach(self, taker: Taker) -> None:
+        """Hand newly accepted events, held, to ``taker`` (the process's ``Worker``)."""
+        self._taker = taker
 
     # -- accept -------------------------------------------------------------------------------
 
@@ -100,11 +118,21 @@ class Pipeline:
             return Ack.error(500, "misconfigured", str(exc))
         key = keys.event_key(msg_id)
         ids = {"webhook_id": msg_id, "event_type": event.type, "source": delivery.source}
+        if not self.router.match(event):
+            # Nothing would be done with it: acknowledged without a write (see module doc).
+            log.debug("no handler for this event type; acknowledged, not stored", extra=ids)
+            return Ack(200, {"status": "unhandled", "id": msg_id}, event_id=msg_id)
+        taker, lease = self._taker, None
         try:
             seen = self._seen_envelope(event, msg_id, ids)
             if seen is not None:
                 return seen
-            result = self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE)
+            if self.settings.sync or (taker is not None and taker.has_room()):
+                result, lease = self.store.enqueue_held(
+                    key, event.body, queue=keys.INBOX_QUEUE, lease_s=self.settings.claim_lease_s
+                )
+            else:
+                result = self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE)
         except StoreError as exc:
             log.error("store unavailable, delivery not accepted", extra=ids)
             return Ack.store_unavailable(exc)
@@ -119,11 +147,11 @@ class Pipeline:
                 "use a new id for a new event"
             )
             return Ack.refused(conflict, event_id=msg_id)
-        log.info("event accepted", extra=ids)
+        log.debug("event accepted", extra=ids)
         if self.settings.sync:
-            return self._process_now(key, msg_id, ids)
-        for listener in self._listeners:
-            listener(key)
+            return self._process_now(key, msg_id, ids, lease=lease, event=event)
+        if lease is not None and (taker is None or not taker.take(lease, event)):
+            lease.release(failed=False)  # the sweeper finds it
         return Ack(202, {"status": "accepted", "id": msg_id}, event_id=msg_id)
 
     def _seen_envelope(self, event: Event, msg_id: str, ids: dict[str, str]) -> Ack | None:
@@ -174,10 +202,22 @@ class Pipeline:
         log.info("duplicate delivery of an envelope under another webhook-id", extra=ids)
         return Ack(200, {"status": "duplicate", "id": msg_id}, event_id=msg_id)
 
-    def _process_now(self, key: str, msg_id: str, ids: dict[str, str]) -> Ack:
+    def _process_now(
+        self,
+        key: str,
+        msg_id: str,
+        ids: dict[str, str],
+        *,
+        lease: Lease | None = None,
+        event: Event | None = None,
+    ) -> Ack:
         """Sync mode: process before replying; 5xx tells the sender to deliver again."""
         try:
-            outcome = self.process(key)
+            if lease is None:
+                outcome = self.process(key)
+            else:
+                with lease:
+                    outcome = self.process_lease(lease, event=event)
         except StoreError as exc:
             log.error("store unavailable while processing", extra=ids)
             return Ack.store_unavailable(exc)
@@ -259,14 +299,19 @@ class Pipeline:
         with lease:
             return self.process_lease(lease)
 
-    def process_lease(self, lease: Lease) -> str:
-        """Process an inbox entry the caller holds (see ``process``); ends the lease."""
+    def process_lease(self, lease: Lease, *, event: Event | None = None) -> str:
+        """Process an inbox entry the caller holds (see ``process``); ends the lease.
+
+        ``event`` is the entry's parsed envelope when the caller has it (accepted in this
+        process); otherwise the stored body is parsed.
+        """
         if lease.saved is None:
             # A claim on a key that had no queued payload: nothing to run.
             lease.complete(self.settings.completed_ttl_s, outcome="empty")
             return "skipped"
         try:
-            event = Event.parse(lease.saved)
+            if event is None or event.body != lease.saved:
+                event = Event.parse(lease.saved)
         except MalformedEvent:
             log.error("inbox entry is not an envelope; parked", extra={"key": lease.key})
             lease.park(queue=keys.PARKED_QUEUE, outcome="malformed")

@@ -1,7 +1,10 @@
 """The worker: runs handlers after the HTTP reply (ack-then-process).
 
-Each server process has one ``Worker``: a bounded thread pool fed by the pipeline (keys of newly
-accepted events) and by a sweeper thread that regularly asks the store for due inbox entries.
+Each server process has one ``Worker``: a bounded thread pool fed by the pipeline (newly
+accepted events, already held: ``Store.enqueue_held`` stores and claims them in one write, and
+hands the parsed event over, so nothing is read or parsed again) and by a sweeper thread that
+regularly asks the store for due inbox entries. Waits (events that ask for tools) go ahead of
+everything else in the queue, so a ``requires_action`` never waits behind lifecycle bookkeeping.
 The sweeper is what makes the inbox durable in practice: entries of a crashed process (their
 lease lapsed), retries whose backoff has passed, entries accepted while this process's queue was
 full, and everything left over from before a restart are all found there.
@@ -15,12 +18,16 @@ a timeout, and releases the claims it could not finish so another process picks 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from events import keys
+from events.envelope import Event
 from events.pipeline import Pipeline
 from events.store.lease import Lease
 
@@ -29,6 +36,17 @@ log = logging.getLogger("runhook.worker")
 
 class WarmShutdown(BaseException):
     """Raised in the main thread on the first SIGTERM; slips past ``except Exception``."""
+
+
+@dataclass(order=True)
+class _Item:
+    """A queued piece of work: a key the sweeper found, or an entry accepted and held here."""
+
+    priority: int
+    seq: int
+    key: str = field(compare=False)
+    lease: Lease | None = field(default=None, compare=False)
+    event: Event | None = field(default=None, compare=False)
 
 
 class Worker:
@@ -55,9 +73,10 @@ class Worker:
         self.sweep_interval_s = (
             settings.sweep_interval_s if sweep_interval_s is None else sweep_interval_s
         )
-        self._queue: queue.Queue[str] = queue.Queue(
+        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue(
             maxsize=queue_size or settings.worker_queue_size
         )
+        self._seq = itertools.count()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -66,7 +85,7 @@ class Worker:
         self._busy = 0
         self._threads: list[threading.Thread] = []
         self._started = False
-        pipeline.on_enqueued(self.submit)
+        pipeline.attach(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -98,6 +117,9 @@ class Worker:
             while self._busy and time.monotonic() < deadline:
                 self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             leftovers = list(self._inflight.values())
+        while (item := self._next(timeout=0.0)) is not None:
+            if item.lease is not None:  # accepted and held here, never started
+                item.lease.release(failed=False)
         for lease in leftovers:
             # The handler thread is still running; give the entry back so another process
             # takes it now instead of after the lease lapses.
@@ -113,9 +135,9 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._sweep_once()
-            key = self._next_key(timeout=0.0)
-            if key is not None:
-                self._process(key)
+            item = self._next(timeout=0.0)
+            if item is not None:
+                self._process(item)
                 continue
             with self._lock:
                 busy = self._busy
@@ -129,16 +151,29 @@ class Worker:
     def submit(self, key: str) -> bool:
         """Queue ``key`` for a handler thread; False when full or stopping (the sweeper will
         find the entry in the store)."""
+        return self._put(_Item(1, next(self._seq), key))
+
+    def has_room(self) -> bool:
+        """True when a newly accepted event would be queued here now."""
+        return not self._stopping.is_set() and not self._queue.full()
+
+    def take(self, lease: Lease, event: Event) -> bool:
+        """Queue an entry the pipeline accepted and holds; False when it cannot be queued
+        (the caller releases the lease, and the sweeper finds the entry)."""
+        priority = 0 if event.type in keys.WAIT_EVENT_TYPES else 1
+        return self._put(_Item(priority, next(self._seq), lease.key, lease, event))
+
+    def _put(self, item: _Item) -> bool:
         if self._stopping.is_set():
             return False
         with self._lock:
-            if key in self._queued or key in self._inflight:
-                return True
+            if item.key in self._queued or item.key in self._inflight:
+                return item.lease is None
             try:
-                self._queue.put_nowait(key)
+                self._queue.put_nowait(item)
             except queue.Full:
                 return False
-            self._queued.add(key)
+            self._queued.add(item.key)
             return True
 
     # -- threads ------------------------------------------------------------------------------
@@ -148,33 +183,34 @@ class Worker:
         thread.start()
         self._threads.append(thread)
 
-    def _next_key(self, timeout: float) -> str | None:
+    def _next(self, timeout: float) -> _Item | None:
         try:
-            key = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+            item = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
         except queue.Empty:
             return None
         with self._lock:
-            self._queued.discard(key)
-        return key
+            self._queued.discard(item.key)
+        return item
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            key = self._next_key(timeout=0.2)
-            if key is not None:
-                self._process(key)
+            item = self._next(timeout=0.2)
+            if item is not None:
+                self._process(item)
 
-    def _process(self, key: str) -> None:
+    def _process(self, item: _Item) -> None:
         store = self.pipeline.store
+        key = item.key
         with self._lock:
             self._busy += 1
         try:
-            lease = store.acquire(key, self.pipeline.settings.claim_lease_s)
+            lease = item.lease or store.acquire(key, self.pipeline.settings.claim_lease_s)
             if lease is None:
                 return
             with self._lock:
                 self._inflight[key] = lease
             try:
-                self.pipeline.process_lease(lease)
+                self.pipeline.process_lease(lease, event=item.event)
             finally:
                 lease.stop()
                 with self._lock:

@@ -113,7 +113,7 @@ def test_consume_processes_a_redis_stream(redis_url: str, secret: str, tmp_path:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    good = [make_event(f"bus.cli.{n}") for n in range(2)]
+    good = [make_event("thread.run.failed", id=f"run_cli_{n}") for n in range(2)]
     for event in good:
         client.xadd(
             "cli:events",
@@ -134,7 +134,7 @@ def test_consume_processes_a_redis_stream(redis_url: str, secret: str, tmp_path:
     try:
         for event in good:
             record = store.get(event_key(event.id))
-            assert record is not None and record.outcome == "unhandled"
+            assert record is not None and record.outcome == "done"
     finally:
         store.close()
     # run again: nothing new, nothing handled twice

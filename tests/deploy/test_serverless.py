@@ -32,7 +32,7 @@ class TestEntryFiles:
         """deploy/lambda_function.py's handler processes a Function URL event and an SQS
         batch before replying."""
         handler = runpy.run_path(str(DEPLOY / "lambda_function.py"))["handler"]
-        event = make_event("entry.http")
+        event = make_event("thread.run.failed", id="run_http")
         headers = sign_headers(entry_env, event.body, msg_id=event.id)
         reply = handler(
             {
@@ -44,7 +44,7 @@ class TestEntryFiles:
         )
         assert reply["statusCode"] == 200
         assert json.loads(reply["body"])["status"] == "processed"
-        queued = make_event("entry.sqs")
+        queued = make_event("thread.run.failed", id="run_sqs")
         headers = sign_headers(entry_env, queued.body, msg_id=queued.id)
         record = {
             "messageId": "m1",
@@ -64,7 +64,7 @@ class TestEntryFiles:
         assert (entry.__name__, pubsub.__name__) == ("entry", "pubsub")
         server = flask.Flask("gcf-entry")
         server.add_url_rule("/", "run", lambda: entry(flask.request), methods=["POST"])
-        event = make_event("entry.gcf")
+        event = make_event("thread.run.failed", id="run_gcf")
         response = server.test_client().post(
             "/", data=event.body, headers=sign_headers(entry_env, event.body, msg_id=event.id)
         )

@@ -82,6 +82,42 @@ class TestEnqueue:
         assert any_store.due("inbox") == ["evt:1"]
 
 
+class TestEnqueueHeld:
+    def test_stored_in_progress_and_held(self, any_store: Store, store_clock: FakeClock) -> None:
+        """An entry enqueued held is one record in progress under the caller's lease: not
+        due, not claimable, and completed through the lease."""
+        result, lease = any_store.enqueue_held("evt:1", b"body", queue="inbox", lease_s=LEASE_S)
+        assert result is Enqueued.NEW and lease is not None
+        assert (lease.saved, lease.attempts) == (b"body", 1)
+        record = any_store.get("evt:1")
+        assert record is not None and record.status is Status.IN_PROGRESS
+        assert any_store.due("inbox") == [] and any_store.claim("evt:1", LEASE_S) is None
+        assert lease.complete(TTL_S) is True
+        again, none = any_store.enqueue_held("evt:1", b"body", queue="inbox", lease_s=LEASE_S)
+        assert (again, none) == (Enqueued.DUPLICATE, None)
+
+    def test_a_dead_acceptors_entry_is_swept_after_the_lease(
+        self, any_store: Store, store_clock: FakeClock
+    ) -> None:
+        """If the process that accepted and held the entry dies, the entry becomes due when
+        its lease lapses and another worker claims it as a second attempt."""
+        _, lease = any_store.enqueue_held("evt:1", b"body", queue="inbox", lease_s=LEASE_S)
+        assert lease is not None
+        lease.stop()
+        store_clock.advance(LEASE_S)
+        assert any_store.due("inbox") == ["evt:1"]
+        taken = claimed(any_store.claim("evt:1", LEASE_S))
+        assert (taken.payload, taken.attempts) == (b"body", 2)
+
+    def test_released_unstarted_entry_keeps_its_attempts(self, any_store: Store) -> None:
+        """A held entry given back unstarted (release, failed=False) is due at once and its
+        next claim is its first attempt."""
+        _, lease = any_store.enqueue_held("evt:1", b"body", queue="inbox", lease_s=LEASE_S)
+        assert lease is not None and lease.release(failed=False)
+        assert any_store.due("inbox") == ["evt:1"]
+        assert claimed(any_store.claim("evt:1", LEASE_S)).attempts == 1
+
+
 class TestClaim:
     def test_claim_creates(self, any_store: Store, store_clock: FakeClock) -> None:
         """A claim of an unknown key creates an IN_PROGRESS record leased to the claimer."""
