@@ -39,6 +39,7 @@ from events.errors import (
     StoreError,
     UnsupportedMediaType,
 )
+from events.observability.observer import NULL_OBSERVER, Observer
 from events.routing import Router
 from events.sources import Ack, Delivery
 from events.store.base import Store
@@ -58,6 +59,7 @@ class Pipeline:
         settings: secrets, tolerance, limits, lease and retry rules.
         context_factory: builds the ``ctx`` handed to handlers for one event.
         clock: unix seconds; injectable for tests.
+        observer: the metrics, tracing and timeline hooks (``events.observability``).
     """
 
     def __init__(
@@ -68,7 +70,9 @@ class Pipeline:
         *,
         context_factory: ContextFactory = lambda event: None,
         clock: Callable[[], float] = time.time,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
+        self.observer = observer
         self.router = router
         self.store = store
         self.settings = settings
@@ -84,6 +88,10 @@ class Pipeline:
 
     def accept(self, delivery: Delivery) -> Ack:
         """Verify and durably queue one delivery; never raises for bad input (see module doc)."""
+        with self.observer.accepting(delivery) as observed:
+            return observed.done(self._accept(delivery))
+
+    def _accept(self, delivery: Delivery) -> Ack:
         try:
             event, msg_id = self.verify_and_parse(delivery)
         except DeliveryError as exc:
@@ -116,6 +124,7 @@ class Pipeline:
         log.info("event accepted", extra=ids)
         if self.settings.sync:
             return self._process_now(key, msg_id, ids)
+        self.observer.accepted(key)
         for listener in self._listeners:
             listener(key)
         return Ack(202, {"status": "accepted", "id": msg_id}, event_id=msg_id)
@@ -206,6 +215,10 @@ class Pipeline:
 
     def process_claim(self, claim: Claim) -> str:
         """Process an inbox entry the caller has already claimed (see ``process``)."""
+        with self.observer.processing(claim) as observed:
+            return observed.done(self._process_claim(claim))
+
+    def _process_claim(self, claim: Claim) -> str:
         if claim.payload is None:
             # A claim on a key that had no queued payload: nothing to run.
             self.store.complete(claim, self.settings.completed_ttl_s, outcome="empty")

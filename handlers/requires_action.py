@@ -80,6 +80,7 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
             return "duplicate"
         retry_in = min(BUSY_RETRY_S, max(0.5, record.lease_until - now))
         raise RetryLater(f"another worker is answering {pending.ref.id}", after_s=retry_in)
+    ctx.app.observer.claimed(claim, "wait")
     if claim.attempts > 1:
         current = ctx.backend(pending.ref.api).load(pending.ref, deadline=deadline)
         if current.calls != pending.calls:
@@ -95,6 +96,7 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
             concurrency=settings.tool_concurrency,
             executor=ctx.app.executor,
             clock=ctx.clock,
+            observer=ctx.observer,
         )
         continuation = ctx.backend(pending.ref.api).submit(pending, outputs, deadline=deadline)
     except RunExpired:

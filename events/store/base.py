@@ -29,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from events.keys import payload_hash as hash_payload
-from events.store.records import Claim, Enqueued, Record, Status
+from events.store.records import Census, Claim, Enqueued, Record, Status
 
 PARKED_UNTIL = 253_402_300_799.0
 """Due time of a parked record (9999-12-31T23:59:59Z): never, in practice."""
@@ -133,7 +133,8 @@ class Store(ABC):
                 attempts=1 if fresh else existing.attempts + 1,
             )
             if self._compare_and_set(key, existing.token, record):
-                return self._claim_of(record)
+                lapsed = not fresh and existing.status is Status.IN_PROGRESS
+                return self._claim_of(record, taken_over=lapsed)
         return None
 
     def extend(self, claim: Claim, lease_s: float) -> Claim | None:
@@ -251,6 +252,69 @@ class Store(ABC):
         """Keys in ``queue`` that a worker may claim now (due PENDING, lapsed IN_PROGRESS)."""
         return self._scan_due(queue, self.clock(), limit)
 
+    def put_note(
+        self,
+        key: str,
+        update: Callable[[bytes | None], bytes],
+        *,
+        ttl_s: float,
+        queue: str | None = None,
+        rank: float = 0.0,
+    ) -> bool:
+        """Create or rewrite a note: a small record that is not work (a trace context, a run's
+        timeline), forgotten after ``ttl_s``.
+
+        ``update`` gets the current payload (None when absent) and returns the new one; it is
+        applied with compare-and-set, so concurrent writers never lose each other's changes. A
+        note in ``queue`` is listed by ``notes(queue)``, highest ``rank`` first. Returns False when the note kept changing under the writer.
+        """
+        for _ in range(self._RACE_RETRIES * 2):
+            now = self.clock()
+            existing = self._get(key)
+            live = existing is not None and not existing.expired(now)
+            payload = update(existing.payload if live and existing is not None else None)
+            record = Record(
+                key=key,
+                status=Status.PENDING,
+                token=new_token(),
+                # in a queue: listed by a due-scan, highest rank first (nobody claims notes)
+                lease_until=-rank if queue else PARKED_UNTIL,
+                expires_at=now + ttl_s,
+                queue=queue,
+                payload=payload,
+            )
+            if existing is None:
+                if self._put_if_absent(record):
+                    return True
+            elif self._compare_and_set(key, existing.token, record):
+                return True
+        return False
+
+    def notes(self, queue: str, *, limit: int = 100) -> list[Record]:
+        """Up to ``limit`` live notes of ``queue`` (see ``put_note``), highest rank first."""
+        found = (self._get(key) for key in self._scan_due(queue, self.clock(), limit))
+        return [r for r in found if r is not None and r.queue == queue]
+
+    def census(self, queue: str, *, limit: int = 10_000) -> Census:
+        """Count the unfinished records of ``queue`` by state (metrics, the operator page).
+
+        Reads at most ``limit`` records; ``Census.truncated`` says when there were more.
+        """
+        now = self.clock()
+        keys = self._scan_due(queue, PARKED_UNTIL, limit + 1)
+        due = in_flight = waiting = 0
+        for key in keys[:limit]:
+            record = self._get(key)
+            if record is None or record.queue != queue or record.status is Status.COMPLETED:
+                continue
+            if record.lease_until <= now:
+                due += 1
+            elif record.status is Status.IN_PROGRESS:
+                in_flight += 1
+            else:
+                waiting += 1
+        return Census(due, in_flight, waiting, truncated=len(keys) > limit)
+
     def get(self, key: str) -> Record | None:
         """The live record of ``key``, or None (forgotten records count as absent)."""
         record = self._get(key)
@@ -291,7 +355,7 @@ class Store(ABC):
     # -- helpers ------------------------------------------------------------------------------
 
     @staticmethod
-    def _claim_of(record: Record) -> Claim:
+    def _claim_of(record: Record, *, taken_over: bool = False) -> Claim:
         return Claim(
             key=record.key,
             token=record.token,
@@ -299,6 +363,7 @@ class Store(ABC):
             payload=record.payload,
             queue=record.queue,
             attempts=record.attempts,
+            taken_over=taken_over,
         )
 
 
