@@ -28,9 +28,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
-## services: make sure the binaries the suite starts for itself are present (redis-server)
+## services: make sure the binaries the suite starts for itself are present (redis-server, chromium)
 services:
-	@command -v redis-server >/dev/null 2>&1 || bash .ci/install-services
+	@(command -v redis-server && test -x /usr/bin/chromium) >/dev/null 2>&1 || bash .ci/install-services
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -160,14 +160,17 @@ def _timeline(run: RunTimeline) -> str:
         left, width = 100 * offset / total, max(0.4, 100 * seconds / total)
         css = entry["kind"] if good else "bad"
         rows.append(
-            f"<tr class='entry {escape(entry['kind'])}'><td>+{offset * 1000:.0f} ms</td><td>{escape(entry['kind'])}</td>"
+            f"<tr class='entry kind-{escape(entry['kind'])}'><td>+{offset * 1000:.0f} ms</td><td>{escape(entry['kind'])}</td>"
             f"<td><code>{escape(str(entry['name']))}</code></td>"
             f"<td class='{'ok' if good else 'err'}'>{escape(outcome)}</td><td>{seconds * 1000:.1f} ms</td>"
             f"<td style='width:45%'><div class='axis'><div class='bar {css}' "
             f"style='left:{min(left, 99.6):.2f}%;width:{width:.2f}%' title='{escape(outcome, quote=True)}'>"
             "</div></div></td></tr>"
         )
-    head = "<tr><th>at</th><th>kind</th><th>name</th><th>outcome</th><th>duration</th><th>time axis</th></tr>"
+    head = (
+        "<tr><th>at</th><th>kind</th><th>name</th><th>outcome</th><th>duration</th>"
+        f"<th>time axis: 0 – {total * 1000:.0f} ms</th></tr>"
+    )
     return f"<table id='timeline'>{head}{''.join(rows)}</table>"
 
 
