@@ -19,6 +19,7 @@ Metrics (labels are bounded sets; never a run or event id):
 ``runhook_submits_total``             counter    ``api``, ``outcome``
 ``runhook_submit_duration_seconds``   histogram  ``api``
 ``runhook_lease_takeovers_total``     counter    ``kind`` (``inbox``, ``wait``)
+``runhook_poller_lag_seconds``        histogram  how late the relay poller polled a due run
 ``runhook_inbox_entries``             gauge      ``state`` (``due``, ``in_flight``, ``waiting``, ``parked``)
 ====================================  =========  ========================================
 """
@@ -62,6 +63,7 @@ class PrometheusRecorder(Recorder):
         self._deliveries, self._lag = m["deliveries"], m["lag"]
         self._handled, self._tools = m["handled"], m["tools"]
         self._submits, self._submit_s, self._takeovers = m["submits"], m["submit_s"], m["takeovers"]
+        self._poll_lag = m["poll_lag"]
 
     def delivery(self, source: str, status: int, result: str, lag_s: float | None) -> None:
         self._deliveries.labels(source, str(status), result).inc()
@@ -80,6 +82,9 @@ class PrometheusRecorder(Recorder):
 
     def takeover(self, kind: str) -> None:
         self._takeovers.labels(kind).inc()
+
+    def poll_lag(self, seconds: float) -> None:
+        self._poll_lag.observe(max(0.0, seconds))
 
 
 _METRICS: dict[str, Any] = {}
@@ -127,6 +132,11 @@ def _metrics() -> dict[str, Any]:
                 "Claims taken over from a holder whose lease lapsed (a dead or stuck worker).",
                 ["kind"],
             ),
+            poll_lag=Histogram(
+                "runhook_poller_lag_seconds",
+                "How long after a watched run was due the relay poller polled it.",
+                buckets=_BUCKETS,
+            ),
         )
     return _METRICS
 
@@ -168,6 +178,15 @@ def exposition(store: Store, multiprocess_dir: str | None) -> tuple[bytes, str]:
             registry.register(collector)
     registry.register(InboxCollector(store))
     return prometheus_client.generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST
+
+
+def serve_http(port: int, addr: str = "127.0.0.1") -> None:
+    """Serve this process's metrics on ``http://addr:port/metrics`` from a thread (for
+    processes without runhook's HTTP server: ``runhook poll --metrics-port``)."""
+    registry = CollectorRegistry()
+    for collector in _metrics().values():
+        registry.register(collector)
+    prometheus_client.start_http_server(port, addr=addr, registry=registry)
 
 
 def mark_process_dead(pid: int, multiprocess_dir: str) -> None:

@@ -79,6 +79,9 @@ class Recorder:
     def takeover(self, kind: str) -> None:
         """A claim was taken from a holder whose lease lapsed (``inbox`` or ``wait``)."""
 
+    def poll_lag(self, seconds: float) -> None:
+        """The relay poller polled a watched run ``seconds`` after it was due."""
+
 
 NULL_RECORDER = Recorder()
 

@@ -13,6 +13,8 @@ from events.observability import NULL_OBSERVER, build_observer
 from events.observability.metrics import exposition
 from events.observability.observer import event_type_label
 from events.sources.admin import admin_blueprint
+from events.sources.poller import Poller
+from events.sources.relay import PipelineRelay
 from events.sources.webhook import create_app
 from events.store.memory import MemoryStore
 from events.testing import signed_delivery
@@ -202,3 +204,27 @@ class TestTimeline:
         assert ("submit", "assistants", "submitted") in kinds
         assert all(e["seconds"] >= 0 for e in recorded.entries)
         assert [r.run_id for r in timeline.recent()] == [run.id]
+
+
+class TestPollerLag:
+    def test_the_poller_reports_how_late_it_polled(self, make_rig: Build) -> None:
+        """A run watched to its end is polled more than once; each re-poll's lateness is
+        observed, and the poller's deliveries are counted under their source."""
+        rig = make_rig(metrics=True, standin={"latency_ms": 60})
+        before = scrape(rig.app)
+        relay = PipelineRelay(rig.app.pipeline(), rig.secret, source="poller")
+        settings = rig.app.settings.replace(poll_interval_s=0.02, poll_max_interval_s=0.05)
+        poller = Poller(rig.app.store, rig.client, relay, settings, observer=rig.app.observer)
+        thread = rig.client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        run = rig.client.beta.threads.runs.create(thread_id=thread.id, assistant_id=rig.assistant())
+        poller.watch(run.id, thread.id)
+        poller.run(burst=True)
+        after = scrape(rig.app)
+        polls = value(after, "runhook_poller_lag_seconds_count") - value(
+            before, "runhook_poller_lag_seconds_count"
+        )
+        assert polls >= 1  # every poll after the first
+        accepted = value(after, "runhook_deliveries_total", source="poller") - value(
+            before, "runhook_deliveries_total", source="poller"
+        )
+        assert accepted >= 2  # at least in_progress and completed
