@@ -87,6 +87,9 @@ def lambda_app(overrides: Mapping[str, Any] | None = None) -> App:
     logs.configure(app.settings.log_level, app.settings.log_format)
     check(app.settings)
     app.start()
+    tracer = app.observer.tracer  # a missing extra fails here, naming it
+    if tracer.enabled:
+        logs.configure(app.settings.log_level, app.settings.log_format, trace_ids=tracer.ids)
     warm_up(app)
     return app
 

@@ -12,9 +12,11 @@ only the primitives, each of which must be atomic:
   ``lease_until <= now`` (oldest first);
 - ``_ping()``: raise ``StoreError`` when the backing service is unreachable.
 
-The same store holds four kinds of records: the inbox (accepted events until processed, queue
+The same store holds five kinds of records: the inbox (accepted events until processed, queue
 ``inbox``), parked inbox entries that ran out of attempts (queue ``parked``), wait claims
-(``wait:…``, no queue) and the relay poller's watch list (queue ``watch``).
+(``wait:…``, no queue), the relay poller's watch list (queue ``watch``) and notes, small
+records that are not work (``put_note``: a delivery's trace context, ``trace:…``; a run's
+timeline, queue ``timeline``), each forgotten after its TTL.
 
 Parking needs no primitive of its own: a parked record is a PENDING record of another queue
 whose due time is ``PARKED_UNTIL``, so it is never due by itself, keeps its payload, and is
