@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from events.config import Settings
 from events.envelope import Event
 from events.errors import ConfigError
-from events.observability import Observer, build_observer
+from events.observability import NULL_OBSERVER, Observer, build_observer, wanted
 from events.pipeline import Pipeline
 from events.routing import Router
 from events.store import open_store
@@ -167,10 +167,14 @@ class App(Router):
     @property
     def observer(self) -> Observer:
         """The observability hooks, built from settings on first use (see
-        ``events.observability``)."""
+        ``events.observability``); opening no store when nothing is switched on."""
         with self._lock:
             if self._observer is None:
-                self._observer = build_observer(self.settings, self.store, clock=self.clock)
+                self._observer = (
+                    build_observer(self.settings, self.store, clock=self.clock)
+                    if wanted(self.settings)
+                    else NULL_OBSERVER
+                )
             return self._observer
 
     def match(self, event: Event) -> list[Any]:

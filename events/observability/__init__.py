@@ -21,7 +21,12 @@ from events.observability.timeline import Timeline
 from events.observability.tracing import NULL_TRACER, Tracer
 from events.store.base import Store
 
-__all__ = ["NULL_OBSERVER", "Observer", "Recorder", "Tracer", "build_observer"]
+__all__ = ["NULL_OBSERVER", "Observer", "Recorder", "Tracer", "build_observer", "wanted"]
+
+
+def wanted(settings: Settings) -> bool:
+    """True when the settings switch on any of metrics, tracing or the page."""
+    return settings.metrics or settings.tracing or settings.admin_page
 
 
 def build_observer(
@@ -33,7 +38,7 @@ def build_observer(
         ConfigError: a feature is enabled but its extra is not installed (the message names
             the extra).
     """
-    if not (settings.metrics or settings.tracing or settings.admin_page):
+    if not wanted(settings):
         return NULL_OBSERVER
     recorder = NULL_RECORDER
     if settings.metrics:
