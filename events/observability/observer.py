@@ -24,6 +24,7 @@ hooks return shared do-nothing scopes.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from events.sources import Ack, Delivery
     from events.store.base import Store
     from events.store.records import Claim
+
+log = logging.getLogger("runhook.observability")
 
 #: event type suffixes kept as a metric label; anything else is counted as "other"
 _KNOWN_SUFFIXES = frozenset(
@@ -129,8 +132,23 @@ class Observer:
         if not self.tracer.enabled or self.store is None:
             return
         parent = self.tracer.traceparent()
-        if parent:
+        if not parent:
+            return
+        try:
             self.store.put_note(trace_key(key), lambda _: parent.encode(), ttl_s=self.ttl_s)
+        except Exception:  # observing never fails the work: the trace just starts anew later
+            log.warning("trace context not saved", exc_info=True, extra={"key": key})
+
+    def saved_context(self, key: str) -> str | None:
+        """The traceparent saved with inbox entry ``key`` (see ``accepted``), or None."""
+        if self.store is None:
+            return None
+        try:
+            note = self.store.get(trace_key(key))
+        except Exception:  # observing never fails the work: this span starts a new trace
+            log.warning("trace context not read", exc_info=True, extra={"key": key})
+            return None
+        return note.payload.decode() if note is not None and note.payload else None
 
     def processing(self, claim: Claim) -> ProcessScope:
         """Enter around ``Pipeline.process_claim``; ``scope.done(outcome)`` reports it."""
@@ -160,7 +178,10 @@ class Observer:
             ids = self.tracer.ids()
             if ids is not None:
                 more["trace_id"] = ids[0]
-            self.timeline.add(run_id, kind, name, start, seconds, **more)
+            try:
+                self.timeline.add(run_id, kind, name, start, seconds, **more)
+            except Exception:  # observing never fails the work
+                log.warning("timeline entry not recorded", exc_info=True, extra={"run_id": run_id})
 
 
 NULL_OBSERVER: Observer  # set below, once the scopes exist
@@ -185,7 +206,8 @@ class AcceptScope:
         """Report ``ack`` and return it."""
         if self.observer is None or self.delivery is None:
             return ack
-        result = str(ack.body.get("status") or (ack.body.get("error") or {}).get("type") or "error")
+        error = ack.body.get("error") or {}
+        result = str(ack.body.get("status") or error.get("code") or "error")
         self.span.set("http.response.status_code", ack.status)
         self.span.set("runhook.result", result)
         if ack.event_id:
@@ -230,8 +252,7 @@ class ProcessScope:
             self.event = None
         parent = None
         if observer.tracer.enabled and observer.store is not None:
-            note = observer.store.get(trace_key(claim.key))
-            parent = note.payload.decode() if note is not None and note.payload else None
+            parent = observer.saved_context(claim.key)
         attributes: dict[str, Any] = {"runhook.attempt": claim.attempts}
         if self.event is not None:
             attributes.update(

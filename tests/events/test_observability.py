@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from events.config import Settings
 from events.envelope import Event
 from events.observability import NULL_OBSERVER, build_observer
 from events.observability.metrics import exposition
-from events.observability.observer import event_type_label
+from events.observability.observer import Observer, event_type_label
+from events.observability.timeline import Timeline
 from events.sources.admin import admin_blueprint
 from events.sources.poller import Poller
 from events.sources.relay import PipelineRelay
 from events.sources.webhook import create_app
 from events.store.memory import MemoryStore
+from events.store.sqlite import SQLiteStore
 from events.testing import signed_delivery
 from events.worker import Worker
 from handlers.app import App
@@ -228,3 +234,27 @@ class TestPollerLag:
             before, "runhook_deliveries_total", source="poller"
         )
         assert accepted >= 2  # at least in_progress and completed
+
+
+class TestObservingNeverFailsTheWork:
+    def test_a_timeline_store_that_fails_only_logs(
+        self, secret: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """When the timeline's store is unusable, events are still processed; a warning says
+        the entry was not recorded."""
+        broken = SQLiteStore(tmp_path / "broken.db")
+        broken.close()
+        seen: list[str] = []
+        app = App(
+            settings=Settings(webhook_secrets=(secret,)),
+            store=MemoryStore(),  # the App's own store stays healthy
+            include_defaults=False,
+            observer=Observer(timeline=Timeline(broken, ttl_s=60), store=broken),
+        )
+        app.on("*")(lambda event, ctx: seen.append(event.type))
+        event = Event.create("thread.run.queued", {"id": "run_1"})
+        assert app.pipeline().accept(signed_delivery(event, secret)).status == 202
+        with caplog.at_level(logging.WARNING, logger="runhook.observability"):
+            assert Worker(app.pipeline()).drain(timeout=10)
+        assert seen == ["thread.run.queued"]
+        assert "timeline entry not recorded" in caplog.text

@@ -117,7 +117,10 @@ def test_metrics_count_a_driven_run_across_two_workers(
         scraped = scrape(server)
         assert value(scraped, "runhook_deliveries_total", status="202", result="accepted") == 43
         assert value(scraped, "runhook_deliveries_total", status="200", result="duplicate") == 1
-        assert value(scraped, "runhook_deliveries_total", status="401") == 1
+        assert (
+            value(scraped, "runhook_deliveries_total", status="401", result="invalid_signature")
+            == 1
+        )
         assert (
             value(
                 scraped,
