@@ -29,6 +29,7 @@ from handlers.app import App
 from tests.plugins.gunicorn import REPO
 from tests.plugins.handlers import Rig
 from tests.plugins.observability import Samples, samples, value
+from tests.plugins.stores import FakeClock
 
 Build = Callable[..., Rig]
 
@@ -258,3 +259,30 @@ class TestObservingNeverFailsTheWork:
             assert Worker(app.pipeline()).drain(timeout=10)
         assert seen == ["thread.run.queued"]
         assert "timeline entry not recorded" in caplog.text
+
+
+class TestTakeovers:
+    def test_an_entry_whose_holder_died_is_counted_as_a_takeover(self, secret: str) -> None:
+        """An inbox entry claimed by a worker that then vanished is processed by another once
+        the lease lapsed, and that counts one inbox takeover; a plain first claim counts none."""
+        clock = FakeClock()
+        store = MemoryStore(clock=clock)
+        app = App(
+            settings=Settings(webhook_secrets=(secret,), metrics=True, claim_lease_s=5),
+            store=store,
+            include_defaults=False,
+        )
+        app.on("*")(lambda event, ctx: None)
+        pipeline = app.pipeline()
+        before = scrape(app)
+        for name in ("dies", "lives"):
+            event = Event.create("thread.run.queued", {"id": f"run_{name}"}, id=f"evt_{name}")
+            assert pipeline.accept(signed_delivery(event, secret)).status == 202
+        assert store.claim("evt:evt_dies", 5) is not None  # its worker dies holding the lease
+        clock.advance(6)
+        assert Worker(pipeline).drain(timeout=10)
+        after = scrape(app)
+        taken = value(after, "runhook_lease_takeovers_total", kind="inbox") - value(
+            before, "runhook_lease_takeovers_total", kind="inbox"
+        )
+        assert taken == 1
