@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from events.store.base import Store
 from events.store.records import Status
 from tests.plugins.stores import FakeClock, race_in_threads
 
 
-def append(item: str):  # type: ignore[no-untyped-def]
+def append(item: str) -> Callable[[bytes | None], bytes]:
     def update(payload: bytes | None) -> bytes:
         return json.dumps([*json.loads(payload or b"[]"), item]).encode()
 
