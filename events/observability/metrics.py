@@ -154,11 +154,10 @@ class InboxCollector:
             labels=["state"],
         )
         census = self.store.census(keys.INBOX_QUEUE)
-        parked = self.store.census(keys.PARKED_QUEUE)
         gauge.add_metric(["due"], census.due)
         gauge.add_metric(["in_flight"], census.in_flight)
         gauge.add_metric(["waiting"], census.waiting)
-        gauge.add_metric(["parked"], parked.waiting + parked.due)
+        gauge.add_metric(["parked"], self.store.count(keys.PARKED_QUEUE))
         yield gauge
 
 

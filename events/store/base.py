@@ -300,22 +300,29 @@ class Store(ABC):
     def census(self, queue: str, *, limit: int = 10_000) -> Census:
         """Count the unfinished records of ``queue`` by state (metrics, the operator page).
 
-        Reads at most ``limit`` records; ``Census.truncated`` says when there were more.
+        Two due-scans give every unfinished key and the due ones; only the rest (in flight or
+        waiting for a retry, usually few) are read one by one. At most ``limit`` keys are
+        counted; ``Census.truncated`` says when there were more.
         """
         now = self.clock()
-        keys = self._scan_due(queue, PARKED_UNTIL, limit + 1)
-        due = in_flight = waiting = 0
-        for key in keys[:limit]:
+        every = self._scan_due(queue, PARKED_UNTIL, limit + 1)
+        due = set(self._scan_due(queue, now, limit))
+        in_flight = waiting = 0
+        for key in every[:limit]:
+            if key in due:
+                continue
             record = self._get(key)
             if record is None or record.queue != queue or record.status is Status.COMPLETED:
                 continue
-            if record.lease_until <= now:
-                due += 1
-            elif record.status is Status.IN_PROGRESS:
+            if record.status is Status.IN_PROGRESS and record.lease_until > now:
                 in_flight += 1
-            else:
+            elif record.lease_until > now:
                 waiting += 1
-        return Census(due, in_flight, waiting, truncated=len(keys) > limit)
+        return Census(len(due), in_flight, waiting, truncated=len(every) > limit)
+
+    def count(self, queue: str, *, limit: int = 10_000) -> int:
+        """How many unfinished records ``queue`` holds (parked ones included), up to ``limit``."""
+        return len(self._scan_due(queue, PARKED_UNTIL, limit))
 
     def get(self, key: str) -> Record | None:
         """The live record of ``key``, or None (forgotten records count as absent)."""

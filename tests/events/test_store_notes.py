@@ -76,3 +76,11 @@ class TestTakeoverAndCensus:
         census = any_store.census("inbox")
         assert (census.due, census.in_flight, census.waiting) == (2, 1, 1)
         assert not census.truncated
+
+    def test_count_includes_parked_records(self, any_store: Store) -> None:
+        """count() sees records that are never due, such as parked ones."""
+        any_store.enqueue("evt:p", b"{}", queue="inbox")
+        claim = any_store.claim("evt:p", 30)
+        assert claim is not None and any_store.park(claim, queue="parked", outcome="failed")
+        assert any_store.count("parked") == 1
+        assert any_store.census("parked").due == 0
