@@ -28,9 +28,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
-## services: make sure the binaries the suite starts for itself are present (redis-server)
+## services: make sure the binaries the suite starts for itself are present (redis-server, chromium)
 services:
-	@command -v redis-server >/dev/null 2>&1 || bash .ci/install-services
+	@(command -v redis-server && test -x /usr/bin/chromium) >/dev/null 2>&1 || bash .ci/install-services
 
 ## soak: the exactly-once and crash scenarios SOAK_RUNS times in a row with one core kept busy
 SOAK_RUNS ?= 20

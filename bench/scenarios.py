@@ -232,13 +232,20 @@ def b2(quick: bool) -> dict[str, Any]:
         "OPENAI_API_KEY": "sk-unused",
     }
     out: dict[str, Any] = {}
+    # Issue 17: what metrics (multiprocess files) and tracing (SDK, batched, discarded spans;
+    # the trace context saved with each inbox entry) plus the page's timelines cost on ingest.
+    observed = {"RUNHOOK_METRICS": "1"}
+    everything = {**observed, "RUNHOOK_TRACING": "1", "RUNHOOK_ADMIN_PAGE": "1"}
+    variants: tuple[tuple[str, str, dict[str, str]], ...] = (
+        ("runhook POST /events", "deploy.wsgi:app", {}),
+        ("runhook + metrics", "deploy.wsgi:app", observed),
+        ("runhook + metrics, tracing, page", "bench.traced:app", everything),
+        ("bare Flask 204", "bench.apps:bare", {}),
+    )
     for rep in range(2):
-        for name, target in (
-            ("runhook POST /events", "deploy.wsgi:app"),
-            ("bare Flask 204", "bench.apps:bare"),
-        ):
-            env["RUNHOOK_STORE"] = f"sqlite:///{work}/b2-{rep}.db"
-            server = Server(target, env)
+        for i, (name, target, extra) in enumerate(variants):
+            env["RUNHOOK_STORE"] = f"sqlite:///{work}/b2-{rep}-{i}.db"
+            server = Server(target, {**env, **extra})
             try:
                 result = subprocess.run(
                     [

@@ -10,14 +10,17 @@ timeout and releasing the claims it could not finish, so another process takes t
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from events import logs
-from events.config import Settings
+from events.config import Settings, export_for_workers
 from events.errors import ConfigError
+from events.sources.admin import admin_blueprint
 from events.sources.watch_api import watch_blueprint
 from events.sources.webhook import create_app
 from events.worker import Worker
@@ -51,6 +54,8 @@ def build(overrides: Mapping[str, Any] | None = None, *, app: App | None = None)
         app: an App built by the caller (``runhook demo``); ``overrides`` still apply.
     """
     changes = dict(overrides or {})
+    # set by prepare_metrics in the master after an App built there read its settings
+    changes.setdefault("metrics_dir", Settings.from_env().metrics_dir)
     if app is None:
         app = load_app(Settings.from_env(**changes).app_path, overrides=changes)
     else:
@@ -59,14 +64,20 @@ def build(overrides: Mapping[str, Any] | None = None, *, app: App | None = None)
     logs.configure(settings.log_level, settings.log_format)
     check(settings)
     app.start()
+    observer = app.observer  # a missing extra fails here, at boot, naming the extra
+    if observer.tracer.enabled:
+        logs.configure(settings.log_level, settings.log_format, trace_ids=observer.tracer.ids)
     warm_up(app)
     pipeline = app.pipeline()
+    blueprints = [watch_blueprint(app.store, settings)]
+    if settings.metrics or settings.admin_page:
+        blueprints.append(admin_blueprint(pipeline, observer))
     worker = None
     if not settings.sync:
         worker = Worker(pipeline).start()
     _RUNNING.update(app=app, worker=worker, settings=settings)
     log.info("runhook serving", extra={"store": settings.store_url.split("://")[0]})
-    return create_app(pipeline, worker=worker, blueprints=[watch_blueprint(app.store, settings)])
+    return create_app(pipeline, worker=worker, blueprints=blueprints)
 
 
 def lambda_app(overrides: Mapping[str, Any] | None = None) -> App:
@@ -76,6 +87,9 @@ def lambda_app(overrides: Mapping[str, Any] | None = None) -> App:
     logs.configure(app.settings.log_level, app.settings.log_format)
     check(app.settings)
     app.start()
+    tracer = app.observer.tracer  # a missing extra fails here, naming it
+    if tracer.enabled:
+        logs.configure(app.settings.log_level, app.settings.log_format, trace_ids=tracer.ids)
     warm_up(app)
     return app
 
@@ -113,6 +127,7 @@ def serve(
     from gunicorn.app.base import BaseApplication
 
     check(settings)
+    prepare_metrics(settings)
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -138,12 +153,43 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "graceful_timeout": int(settings.graceful_timeout_s),
         "keepalive": 5,
         "worker_exit": worker_exit,
+        "child_exit": child_exit,
         "accesslog": None,
         # gunicorn >= 25 opens a control socket in $HOME/.gunicorn by default: nothing of
         # runhook uses it, two servers on one host would share its path, and a read-only root
         # filesystem cannot hold it.
         "control_socket_disable": True,
     }
+
+
+def prepare_metrics(settings: Settings) -> str | None:
+    """Before gunicorn forks: give the workers one directory to share their metrics in.
+
+    prometheus_client's multiprocess mode reads ``PROMETHEUS_MULTIPROC_DIR`` when the workers
+    import it; a directory named there is emptied of an earlier run's files (its counters
+    would be added to this run's), else a fresh temporary one is made. Returns the directory,
+    or None when metrics are off.
+    """
+    if not settings.metrics:
+        return None
+    if settings.metrics_dir:
+        directory = Path(settings.metrics_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="runhook-metrics-"))
+    export_for_workers("metrics_dir", str(directory))  # inherited by the workers
+    return str(directory)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook (in the master): clean up the metrics files of a worker that exited."""
+    settings = Settings.from_env()
+    if settings.metrics and settings.metrics_dir:
+        from events.observability.metrics import mark_process_dead
+
+        mark_process_dead(worker.pid, settings.metrics_dir)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

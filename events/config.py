@@ -49,12 +49,20 @@ NAMED_VARIABLES: Mapping[str, str] = {
     "openai_base_url": defaults.ENV_OPENAI_BASE_URL,
     "store_url": defaults.ENV_STORE,
     "app_path": defaults.ENV_APP,
+    "metrics_dir": defaults.ENV_METRICS_DIR,
 }
 
 
 def env_var(name: str) -> str:
     """The environment variable of the Settings field ``name``."""
     return NAMED_VARIABLES.get(name, f"{defaults.ENV_PREFIX}{name.upper()}")
+
+
+def export_for_workers(field: str, value: str) -> None:
+    """Set the variable of the Settings field ``field`` in this process's environment, for the
+    processes it forks and the libraries that read it themselves (prometheus_client reads
+    ``PROMETHEUS_MULTIPROC_DIR``). ``runhook serve``'s master calls it before forking."""
+    os.environ[env_var(field)] = value
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -109,6 +117,18 @@ class Settings:
     request_timeout_s: float = defaults.REQUEST_TIMEOUT_S
     stream_continuation: bool = defaults.STREAM_CONTINUATION
     """Submit via ``submit_tool_outputs_stream`` and relay what follows (``RUNHOOK_STREAM_CONTINUATION``)."""
+    metrics: bool = defaults.METRICS
+    """Serve ``GET /metrics`` (``RUNHOOK_METRICS``; the ``runhook[metrics]`` extra)."""
+    tracing: bool = defaults.TRACING
+    """Make OpenTelemetry spans (``RUNHOOK_TRACING``; the ``runhook[otel]`` extra)."""
+    metrics_dir: str | None = None
+    """Where gunicorn's workers share metrics (``PROMETHEUS_MULTIPROC_DIR``, which ``runhook
+    serve`` sets); None: one process."""
+    admin_page: bool = defaults.ADMIN_PAGE
+    """Serve the operator page ``GET /admin`` and record run timelines (``RUNHOOK_ADMIN_PAGE``)."""
+    admin_token: str | None = None
+    """Bearer token for ``/metrics`` and ``/admin`` (``RUNHOOK_ADMIN_TOKEN``); unset: open."""
+    timeline_ttl_s: float = defaults.TIMELINE_TTL_S
     sync: bool = False
     """Process each event before replying (serverless) instead of ack-then-process."""
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -101,6 +101,19 @@ REQUEST_TIMEOUT_S = 60.0
 STREAM_CONTINUATION = False
 """Submit outputs through a stream and relay the continuation's events into the pipeline."""
 
+METRICS = False
+"""Serve Prometheus metrics on ``GET /metrics`` (needs the ``runhook[metrics]`` extra)."""
+
+TRACING = False
+"""Make OpenTelemetry spans (needs the ``runhook[otel]`` extra; the SDK and exporter are the
+deployment's)."""
+
+ADMIN_PAGE = False
+"""Serve the operator page on ``GET /admin`` and record a timeline per run for it."""
+
+TIMELINE_TTL_S = 24 * 3600.0
+"""How long a run's timeline (for the operator page) and a delivery's trace context are kept."""
+
 STORE_URL = "sqlite:///runhook.db"
 """Default store: a SQLite file in the working directory."""
 
@@ -111,4 +124,5 @@ ENV_OPENAI_API_KEY = "OPENAI_API_KEY"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
 ENV_STORE = "RUNHOOK_STORE"
 ENV_APP = "RUNHOOK_APP"
+ENV_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 ENV_PREFIX = "RUNHOOK_"

@@ -15,6 +15,9 @@ the ``runhook`` logger one handler on stderr:
   ``exc`` with the traceback), for log shippers;
 - ``none``: leave logging to the application (its own handlers on ``runhook`` or the root).
 
+With tracing on (``RUNHOOK_TRACING=1``) every line also carries ``trace_id`` and ``span_id`` of
+the span it was logged in, so a log search and a trace view meet.
+
 ``RUNHOOK_LOG_LEVEL`` (default ``info``) and ``RUNHOOK_LOG_FORMAT`` choose. A ``runhook`` logger
 that already has handlers (the application configured it) is left alone.
 """
@@ -25,6 +28,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from events.errors import ConfigError
@@ -80,8 +84,40 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: str = "info", fmt: str = "text", *, stream: TextIO | None = None) -> None:
+class TraceFields(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` of the current span to each record that has none.
+
+    Args:
+        ids: returns ``(trace_id, span_id)`` of the current span, or None outside one (the
+            tracer's ``ids``).
+    """
+
+    def __init__(self, ids: Callable[[], tuple[str, str] | None]) -> None:
+        super().__init__()
+        self.ids = ids
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "trace_id"):
+            found = self.ids()
+            if found is not None:
+                record.trace_id, record.span_id = found
+        return True
+
+
+def configure(
+    level: str = "info",
+    fmt: str = "text",
+    *,
+    stream: TextIO | None = None,
+    trace_ids: Callable[[], tuple[str, str] | None] | None = None,
+) -> None:
     """Give the ``runhook`` logger a stderr handler (see the module docstring).
+
+    Args:
+        level: ``RUNHOOK_LOG_LEVEL``.
+        fmt: ``RUNHOOK_LOG_FORMAT``.
+        stream: where lines go (stderr).
+        trace_ids: the tracer's ``ids``, to put trace and span ids on every line.
 
     Raises:
         ConfigError: an unknown level or format.
@@ -97,6 +133,8 @@ def configure(level: str = "info", fmt: str = "text", *, stream: TextIO | None =
         logger.removeHandler(handler)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if trace_ids is not None:
+        handler.addFilter(TraceFields(trace_ids))
     handler._runhook = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(level.upper())

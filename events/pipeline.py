@@ -47,6 +47,7 @@ from events.errors import (
     StoreError,
     UnsupportedMediaType,
 )
+from events.observability.observer import NULL_OBSERVER, Observer
 from events.routing import Router
 from events.sources import Ack, Delivery
 from events.store.base import Store
@@ -79,6 +80,7 @@ class Pipeline:
         settings: secrets, tolerance, limits, lease and retry rules.
         context_factory: builds the ``ctx`` handed to handlers for one event.
         clock: unix seconds; injectable for tests.
+        observer: the metrics, tracing and timeline hooks (``events.observability``).
     """
 
     def __init__(
@@ -89,7 +91,9 @@ class Pipeline:
         *,
         context_factory: ContextFactory = lambda event: None,
         clock: Callable[[], float] = time.time,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
+        self.observer = observer
         self.router = router
         self.store = store
         self.settings = settings
@@ -105,6 +109,10 @@ class Pipeline:
 
     def accept(self, delivery: Delivery) -> Ack:
         """Verify and durably queue one delivery; never raises for bad input (see module doc)."""
+        with self.observer.accepting(delivery) as observed:
+            return observed.done(self._accept(delivery))
+
+    def _accept(self, delivery: Delivery) -> Ack:
         try:
             event, msg_id = self.verify_and_parse(delivery)
         except DeliveryError as exc:
@@ -150,6 +158,7 @@ class Pipeline:
         log.debug("event accepted", extra=ids)
         if self.settings.sync:
             return self._process_now(key, msg_id, ids, lease=lease, event=event)
+        self.observer.accepted(key)
         if lease is not None and (taker is None or not taker.take(lease, event)):
             lease.release(failed=False)  # the sweeper finds it
         return Ack(202, {"status": "accepted", "id": msg_id}, event_id=msg_id)
@@ -305,6 +314,10 @@ class Pipeline:
         ``event`` is the entry's parsed envelope when the caller has it (accepted in this
         process); otherwise the stored body is parsed.
         """
+        with self.observer.processing(lease.claim) as observed:
+            return observed.done(self._process_lease(lease, event))
+
+    def _process_lease(self, lease: Lease, event: Event | None) -> str:
         if lease.saved is None:
             # A claim on a key that had no queued payload: nothing to run.
             lease.complete(self.settings.completed_ttl_s, outcome="empty")

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from events.config import Settings
 from events.envelope import Event
 from events.errors import ConfigError
+from events.observability import NULL_OBSERVER, Observer, build_observer, wanted
 from events.pipeline import Pipeline
 from events.routing import Router
 from events.store import open_store
@@ -65,6 +66,8 @@ class App(Router):
         tools: the tool registry; a new one when omitted.
         clock: unix seconds, injectable for tests.
         include_defaults: attach the built-in requires_action and lifecycle handlers.
+        observer: metrics, tracing and timeline hooks; built from ``settings`` (metrics,
+            tracing, admin_page) on first use when omitted.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class App(Router):
         tools: ToolRegistry | None = None,
         clock: Callable[[], float] = time.time,
         include_defaults: bool = True,
+        observer: Observer | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings if settings is not None else Settings.from_env()
@@ -88,6 +92,7 @@ class App(Router):
         self._openai = openai
         self._backends: dict[str, Backend] = dict(backends or {})
         self._pipeline: Pipeline | None = None
+        self._observer = observer
         self.outcome_hooks: list[Callable[[Any, Context], Any]] = []
         self._lock = threading.RLock()
         if include_defaults:
@@ -160,6 +165,29 @@ class App(Router):
             return self._store
 
     @property
+    def observer(self) -> Observer:
+        """The observability hooks, built from settings on first use (see
+        ``events.observability``); opening no store when nothing is switched on."""
+        with self._lock:
+            if self._observer is None:
+                self._observer = (
+                    build_observer(self.settings, self.store, clock=self.clock)
+                    if wanted(self.settings)
+                    else NULL_OBSERVER
+                )
+            return self._observer
+
+    def match(self, event: Event) -> list[Any]:
+        """The handlers for ``event``; with tracing on, each runs in a span of its own."""
+        handlers = super().match(event)
+        tracer = self.observer.tracer
+        if not tracer.enabled:
+            return handlers
+        from handlers.tracing import traced_handler
+
+        return [traced_handler(handler, tracer) for handler in handlers]
+
+    @property
     def openai(self) -> OpenAI:
         """The OpenAI client, built from settings on first use."""
         with self._lock:
@@ -171,10 +199,16 @@ class App(Router):
                         "OPENAI_API_KEY is not set: runhook needs it to load runs and submit "
                         "outputs (any value works against the bundled stand-in)"
                     )
+                options: dict[str, Any] = {}
+                if self.settings.tracing:
+                    from handlers.backends.tracing import traced_http_client
+
+                    options["http_client"] = traced_http_client(self.observer.tracer)
                 self._openai = OpenAI(
                     api_key=self.settings.openai_api_key,
                     base_url=self.settings.openai_base_url,
                     webhook_secret=self.settings.openai_webhook_secret,
+                    **options,
                 )
             return self._openai
 
@@ -219,7 +253,12 @@ class App(Router):
         with self._lock:
             if self._pipeline is None:
                 self._pipeline = Pipeline(
-                    self, self.store, self.settings, context_factory=self.context, clock=self.clock
+                    self,
+                    self.store,
+                    self.settings,
+                    context_factory=self.context,
+                    clock=self.clock,
+                    observer=self.observer,
                 )
             return self._pipeline
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from events.config import Settings
 from events.envelope import Event
+from events.observability.observer import RunScope
 from events.store.base import Store
 
 if TYPE_CHECKING:
@@ -58,9 +59,20 @@ class Context:
         """Unix seconds (injectable on the App)."""
         return self.app.clock
 
+    @property
+    def observer(self) -> RunScope:
+        """The metrics/tracing/timeline hooks of this event's run (``events.observability``)."""
+        return self.app.observer.run(self.event)
+
     def backend(self, api: str | None = None) -> Backend:
-        """The backend for ``api`` (default: the API the event belongs to)."""
-        return self.app.backend(api or self.event.api)
+        """The backend for ``api`` (default: the API the event belongs to); its submits are
+        observed when observability is on."""
+        backend = self.app.backend(api or self.event.api)
+        if not self.app.observer.enabled:
+            return backend
+        from handlers.backends.observed import ObservedBackend
+
+        return ObservedBackend(backend, self.observer)
 
     def extra(self) -> dict[str, Any]:
         """Log fields that identify the event."""

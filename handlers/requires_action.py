@@ -102,6 +102,7 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
         raise RetryLater(
             f"another worker is answering {pending.ref.id}", after_s=retry_in, deadline=deadline
         )
+    ctx.app.observer.claimed(lease.claim, "wait")
     with lease:
         return _answer(pending, lease, ctx, deadline, ids)
 
@@ -133,6 +134,7 @@ def _answer(
             concurrency=settings.tool_concurrency,
             executor=ctx.app.executor,
             clock=ctx.clock,
+            observer=ctx.observer,
         )
         try:
             lease.checkpoint(Checkpoint(tuple(outputs), submitting=True).encode())

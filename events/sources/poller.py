@@ -29,6 +29,7 @@ from events import keys
 from events.config import Settings
 from events.envelope import Event
 from events.errors import StoreError
+from events.observability.observer import NULL_OBSERVER, Observer
 from events.sources.backoff import OutageBackoff
 from events.sources.relay import Relay
 from events.store.base import Store
@@ -58,6 +59,7 @@ class Poller:
         relay: where events go (in-process or HTTP).
         settings: intervals.
         clock, sleep: injectable time.
+        observer: reports how late each due run is polled (``runhook_poller_lag_seconds``).
     """
 
     def __init__(
@@ -70,7 +72,9 @@ class Poller:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_event: Callable[[Event, Any], None] | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
+        self.observer = observer
         self.store = store
         self.client = client
         self.relay = relay
@@ -135,6 +139,8 @@ class Poller:
 
     def _poll(self, claim: Claim, entry: dict[str, Any]) -> None:
         run_id, thread_id = entry["run_id"], entry["thread_id"]
+        if entry.get("due_at"):
+            self.observer.recorder.poll_lag(self.clock() - entry["due_at"])
         try:
             raw = self.client.beta.threads.runs.with_raw_response.retrieve(
                 run_id, thread_id=thread_id
@@ -168,7 +174,7 @@ class Poller:
             return
         interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
         interval = min(interval, self.settings.poll_max_interval_s)
-        entry.update(last_status=status, interval=interval)
+        entry.update(last_status=status, interval=interval, due_at=self.clock() + interval)
         self.store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
 
     def _emit(self, event: Event) -> Any:

@@ -17,6 +17,7 @@ from typing import Protocol
 import httpx2
 
 from events.envelope import Event
+from events.observability.tracing import NULL_TRACER, Tracer
 from events.pipeline import Pipeline
 from events.signing import sign_headers
 from events.sources import Ack, Delivery
@@ -53,11 +54,20 @@ class HttpRelay:
         secret: the ``whsec_`` secret the server verifies with.
         client: an httpx2 client (injectable; a default one is made).
         attempts: tries per event on 5xx/connection errors.
+        tracer: adds the current span's ``traceparent`` to each POST, so the server's spans
+            join the relay's trace.
     """
 
     def __init__(
-        self, url: str, secret: str, *, client: httpx2.Client | None = None, attempts: int = 5
+        self,
+        url: str,
+        secret: str,
+        *,
+        client: httpx2.Client | None = None,
+        attempts: int = 5,
+        tracer: Tracer = NULL_TRACER,
     ) -> None:
+        self.tracer = tracer
         self.url = url
         self.secret = secret
         self.client = client or httpx2.Client(timeout=15.0, trust_env=False)
@@ -65,6 +75,7 @@ class HttpRelay:
 
     def emit(self, event: Event) -> Ack:
         headers = sign_headers(self.secret, event.body, msg_id=event.id)
+        self.tracer.inject(headers)
         delay = 0.2
         for attempt in range(1, self.attempts + 1):
             try:

@@ -13,9 +13,11 @@ only the primitives, each of which must be atomic:
   ``lease_until <= now`` (oldest first);
 - ``_ping()``: raise ``StoreError`` when the backing service is unreachable.
 
-The same store holds four kinds of records: the inbox (accepted events until processed, queue
+The same store holds five kinds of records: the inbox (accepted events until processed, queue
 ``inbox``), parked inbox entries that ran out of attempts (queue ``parked``), wait claims
-(``wait:…``, no queue) and the relay poller's watch list (queue ``watch``).
+(``wait:…``, no queue), the relay poller's watch list (queue ``watch``) and notes, small
+records that are not work (``put_note``: a delivery's trace context, ``trace:…``; a run's
+timeline, queue ``timeline``), each forgotten after its TTL.
 
 Durability: inserts (an accepted event, a new claim), takeovers, checkpoints and parking are
 written ``durable`` (SQLite: synced to disk before the call returns). Renewals, completions,
@@ -40,7 +42,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from events.keys import payload_hash as hash_payload
-from events.store.records import Claim, Enqueued, Record, Status
+from events.store.records import Census, Claim, Enqueued, Record, Status
 
 if TYPE_CHECKING:
     from events.store.lease import Lease, Renewer
@@ -200,7 +202,8 @@ class Store(ABC):
             # claim (a wait) must be on disk before the holder does anything irreversible.
             durable = record.queue is None
             if self._compare_and_set(key, existing.token, record, durable=durable):
-                return self._claim_of(record)
+                lapsed = not fresh and existing.status is Status.IN_PROGRESS
+                return self._claim_of(record, taken_over=lapsed)
         return None
 
     def acquire(self, key: str, lease_s: float, *, payload_hash: str | None = None) -> Lease | None:
@@ -372,6 +375,76 @@ class Store(ABC):
         """Keys in ``queue`` that a worker may claim now (due PENDING, lapsed IN_PROGRESS)."""
         return self._scan_due(queue, self.clock(), limit)
 
+    def put_note(
+        self,
+        key: str,
+        update: Callable[[bytes | None], bytes],
+        *,
+        ttl_s: float,
+        queue: str | None = None,
+        rank: float = 0.0,
+    ) -> bool:
+        """Create or rewrite a note: a small record that is not work (a trace context, a run's
+        timeline), forgotten after ``ttl_s``.
+
+        ``update`` gets the current payload (None when absent) and returns the new one; it is
+        applied with compare-and-set, so concurrent writers never lose each other's changes. A
+        note in ``queue`` is listed by ``notes(queue)``, highest ``rank`` first. Returns False when the note kept changing under the writer.
+        """
+        for _ in range(self._RACE_RETRIES * 2):
+            now = self.clock()
+            existing = self._get(key)
+            live = existing is not None and not existing.expired(now)
+            payload = update(existing.payload if live and existing is not None else None)
+            record = Record(
+                key=key,
+                status=Status.PENDING,
+                token=new_token(),
+                # in a queue: listed by a due-scan, highest rank first (nobody claims notes)
+                lease_until=-rank if queue else PARKED_UNTIL,
+                expires_at=now + ttl_s,
+                queue=queue,
+                payload=payload,
+            )
+            if existing is None:
+                if self._put_if_absent(record):
+                    return True
+            elif self._compare_and_set(key, existing.token, record):
+                return True
+        return False
+
+    def notes(self, queue: str, *, limit: int = 100) -> list[Record]:
+        """Up to ``limit`` live notes of ``queue`` (see ``put_note``), highest rank first."""
+        found = (self._get(key) for key in self._scan_due(queue, self.clock(), limit))
+        return [r for r in found if r is not None and r.queue == queue]
+
+    def census(self, queue: str, *, limit: int = 10_000) -> Census:
+        """Count the unfinished records of ``queue`` by state (metrics, the operator page).
+
+        Two due-scans give every unfinished key and the due ones; only the rest (in flight or
+        waiting for a retry, usually few) are read one by one. At most ``limit`` keys are
+        counted; ``Census.truncated`` says when there were more.
+        """
+        now = self.clock()
+        every = self._scan_due(queue, PARKED_UNTIL, limit + 1)
+        due = set(self._scan_due(queue, now, limit))
+        in_flight = waiting = 0
+        for key in every[:limit]:
+            if key in due:
+                continue
+            record = self._get(key)
+            if record is None or record.queue != queue or record.status is Status.COMPLETED:
+                continue
+            if record.status is Status.IN_PROGRESS and record.lease_until > now:
+                in_flight += 1
+            elif record.lease_until > now:
+                waiting += 1
+        return Census(len(due), in_flight, waiting, truncated=len(every) > limit)
+
+    def count(self, queue: str, *, limit: int = 10_000) -> int:
+        """How many unfinished records ``queue`` holds (parked ones included), up to ``limit``."""
+        return len(self._scan_due(queue, PARKED_UNTIL, limit))
+
     def get(self, key: str) -> Record | None:
         """The live record of ``key``, or None (forgotten records count as absent)."""
         record = self._get(key)
@@ -432,7 +505,7 @@ class Store(ABC):
         return claim.record if claim.record is not None else self._get(claim.key)
 
     @staticmethod
-    def _claim_of(record: Record) -> Claim:
+    def _claim_of(record: Record, *, taken_over: bool = False) -> Claim:
         return Claim(
             key=record.key,
             token=record.token,
@@ -441,6 +514,7 @@ class Store(ABC):
             queue=record.queue,
             attempts=record.attempts,
             record=record,
+            taken_over=taken_over,
         )
 
 

@@ -69,6 +69,23 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Census:
+    """How many records of one due-queue are in each state (``Store.census``).
+
+    Attributes:
+        due: claimable now (new, a retry whose backoff passed, a lapsed lease).
+        in_flight: held by a live lease.
+        waiting: a retry waiting for its backoff.
+        truncated: True when the queue held more records than were counted.
+    """
+
+    due: int = 0
+    in_flight: int = 0
+    waiting: int = 0
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
 class Claim:
     """Proof that a worker owns a record until ``lease_until``.
 
@@ -82,6 +99,8 @@ class Claim:
     payload: bytes | None = None
     queue: str | None = None
     attempts: int = 0
+    taken_over: bool = False
+    """True when the claim took the record from a holder whose lease lapsed (not a retry)."""
     record: Record | None = field(default=None, repr=False, compare=False)
     """The whole record as this claim wrote it: while the token matches, it is the stored
     record, so a renewal can write without reading it first (one round trip)."""

@@ -61,6 +61,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="give up after this many seconds"
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the server running after the run ended, to look at its operator page "
+        "(/admin/: the inbox and the run's timeline) until Ctrl-C",
+    )
     parser.set_defaults(func=run)
 
 
@@ -120,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         graceful_timeout_s=5,
         log_level="warning",  # the demo prints its own flow; warnings and errors still show
         sync=args.source == "stream",
+        admin_page=True,  # the operator page, /admin/, with this run's timeline
         extra={"RUNHOOK_DEMO_T0": str(t0), "RUNHOOK_DEMO_DONE": str(done)},
     )
     print(f"runhook demo: api={args.api} source={args.source}")
@@ -132,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
             )
             server.start()
             _wait_ready(f"http://127.0.0.1:{port}/readyz", server, 20)
-            print(f"  runhook server (gunicorn, 2 workers) http://127.0.0.1:{port}\n")
+            print(f"  runhook server (gunicorn, 2 workers) http://127.0.0.1:{port}")
+            print(f"  operator page (inbox, run timelines) http://127.0.0.1:{port}/admin/\n")
         app = make_demo_app(settings)
         app.start()
         client = standin.client()
@@ -172,6 +180,12 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.05)
         status = done.read_text().split("\n", 1)[0]
         print(f"done in {(time.time() - t0):.2f} s: run {status}")
+        if args.keep and server is not None:
+            print(f"\nthe run's timeline: http://127.0.0.1:{port}/admin/ (Ctrl-C to stop)")
+            try:
+                server.join()
+            except KeyboardInterrupt:
+                pass
         return 0 if status == "completed" else 1
     finally:
         if server is not None and server.pid is not None and server.is_alive():

@@ -33,6 +33,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--url", help="emit to this runhook server's /events instead of in-process")
     parser.add_argument("--secret", help="whsec_ secret for --url (default RUNHOOK_WEBHOOK_SECRET)")
     parser.add_argument("--burst", action="store_true", help="return once no watched run is left")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this poller's Prometheus metrics (poller lag) on 127.0.0.1:PORT/metrics "
+        "(needs runhook[metrics])",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,17 +48,26 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("runhook poll: --watch and --thread go together")
     settings = Settings.from_env()
     secret = relay_secret(settings, args.secret, remote=bool(args.url))
-    app = load_app(
-        settings.app_path,
-        overrides={"sync": True, "webhook_secrets": (secret, *settings.webhook_secrets)},
-    )
+    overrides: dict[str, Any] = {
+        "sync": True,
+        "webhook_secrets": (secret, *settings.webhook_secrets),
+    }
+    if args.metrics_port:
+        overrides["metrics"] = True
+    app = load_app(settings.app_path, overrides=overrides)
     app.start()
+    if args.metrics_port:
+        from events.observability.metrics import serve_http
+
+        serve_http(args.metrics_port)
     relay: Relay = (
-        HttpRelay(args.url, secret)
+        HttpRelay(args.url, secret, tracer=app.observer.tracer)
         if args.url
         else PipelineRelay(app.pipeline(), secret, source="poller")
     )
-    poller = Poller(app.store, app.openai, relay, app.settings, on_event=EventPrinter())
+    poller = Poller(
+        app.store, app.openai, relay, app.settings, on_event=EventPrinter(), observer=app.observer
+    )
     if args.watch:
         poller.watch(args.watch, args.thread)
     stop = threading.Event()

@@ -17,7 +17,9 @@ def add_parser(subparsers: Any) -> None:
             "Serve POST /events, GET /healthz and GET /readyz under gunicorn (gthread workers). "
             "Each delivery is verified, stored durably and answered 202, then processed by the "
             "process's handler pool. Flags override the RUNHOOK_* environment. Needs "
-            "RUNHOOK_WEBHOOK_SECRET (or OPENAI_WEBHOOK_SECRET)."
+            "RUNHOOK_WEBHOOK_SECRET (or OPENAI_WEBHOOK_SECRET). With RUNHOOK_METRICS=1 also "
+            "GET /metrics (Prometheus, summed over the workers), with RUNHOOK_ADMIN_PAGE=1 the "
+            "operator page GET /admin/; RUNHOOK_ADMIN_TOKEN protects both."
         ),
     )
     parser.add_argument(

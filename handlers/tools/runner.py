@@ -30,6 +30,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from events import defaults
+from events.observability.observer import NULL_RUN, RunScope, ToolScope
 from handlers.backends.base import ToolCall, ToolOutput
 from handlers.tools.registry import Tool, ToolRegistry
 from handlers.tools.schema import ArgumentError, coerce_arguments
@@ -63,6 +64,21 @@ def _invoke(tool: Tool, kwargs: dict[str, Any]) -> Any:
     return tool.fn(**kwargs)
 
 
+def _invoke_observed(scope: ToolScope, tool: Tool, kwargs: dict[str, Any]) -> Any:
+    scope.begin()
+    try:
+        result = _invoke(tool, kwargs)
+    except BaseException:
+        scope.finish("tool_error")
+        raise
+    scope.finish("ok")
+    return result
+
+
+def _error_kind(output: str) -> str:
+    return str(json.loads(output)["error"]["type"])
+
+
 def prepare(call: ToolCall, registry: ToolRegistry) -> tuple[Tool, dict[str, Any]] | str:
     """Resolve a call to (tool, kwargs), or return its error output."""
     tool = registry.get(call.name)
@@ -92,6 +108,7 @@ def run_calls(
     concurrency: int = defaults.TOOL_CONCURRENCY,
     executor: Executor | None = None,
     clock: Callable[[], float] = time.time,
+    observer: RunScope = NULL_RUN,
 ) -> list[ToolOutput]:
     """Run every call and return one output per call, in the calls' order.
 
@@ -103,9 +120,10 @@ def run_calls(
         concurrency: threads at most (ignored when ``executor`` is given).
         executor: run on this executor instead of a fresh bounded pool.
         clock: unix seconds.
+        observer: the run's hooks: a span, a metric and a timeline entry per call.
     """
     outputs: dict[str, str] = {}
-    started: list[tuple[ToolCall, Tool, Future[Any], float, float]] = []
+    started: list[tuple[ToolCall, Tool, Future[Any], float, float, ToolScope]] = []
     own_pool = executor is None
     pool = executor or ThreadPoolExecutor(
         max_workers=max(1, min(concurrency, len(calls))), thread_name_prefix="runhook-tool"
@@ -116,14 +134,22 @@ def run_calls(
             prepared = prepare(call, registry)
             if isinstance(prepared, str):
                 outputs[call.id] = prepared
+                known = call.name if registry.get(call.name) is not None else "(unknown)"
+                refused = observer.tool(known, call.id)
+                refused.begin()
+                refused.finish(_error_kind(prepared))
                 continue
             tool, kwargs = prepared
             limit = now + (tool.timeout_s or timeout_s)
             if deadline is not None:
                 limit = min(limit, deadline)
-            started.append((call, tool, pool.submit(_invoke, tool, kwargs), limit, limit - now))
-        for call, tool, future, limit, budget in started:
+            scope = observer.tool(tool.name, call.id)
+            future = pool.submit(_invoke_observed, scope, tool, kwargs)
+            started.append((call, tool, future, limit, limit - now, scope))
+        for call, tool, future, limit, budget, scope in started:
             outputs[call.id] = _collect(call, tool, future, limit, budget, clock)
+            if future.cancelled() or not future.done():
+                scope.finish("timeout")
     finally:
         if own_pool:
             pool.shutdown(wait=False, cancel_futures=True)

@@ -225,3 +225,31 @@ class TestDockerfile:
         ]
         for source in copied:
             assert f"!{source}" in ignore or f"!{source}/**" in ignore, source
+
+
+class TestScraping:
+    def test_server_pods_are_scraped_on_their_metrics_port(self) -> None:
+        """The server pods enable /metrics and carry the prometheus.io annotations pointing
+        at the port gunicorn binds."""
+        pod = deployment("runhook")["spec"]["template"]
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/path"] == "/metrics"
+        (container,) = pod["spec"]["containers"]
+        env = plain_env(container)
+        assert settings_from(env).metrics
+        assert env["RUNHOOK_BIND"].rpartition(":")[2] == annotations["prometheus.io/port"]
+
+    def test_the_service_monitor_selects_the_service_and_sends_the_token(self) -> None:
+        """servicemonitor.yaml scrapes the Service's http port with the admin token."""
+        (monitor,) = load_yaml(K8S / "servicemonitor.yaml")
+        (service,) = of_kind("Service")
+        assert monitor["spec"]["selector"]["matchLabels"] == service["metadata"]["labels"]
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["authorization"]["credentials"] == {
+            "name": "runhook",
+            "key": "admin-token",
+            "optional": True,
+        }

@@ -30,6 +30,7 @@ SECRET_VARIABLES = {
     defaults.ENV_OPENAI_API_KEY,
     defaults.ENV_STORE,
     "RUNHOOK_POLL_TOKEN",
+    "RUNHOOK_ADMIN_TOKEN",
 }
 
 

@@ -1,0 +1,64 @@
+"""A backend wrapper that reports each submit to the observer (span, metric, timeline).
+
+``Context.backend()`` wraps the App's backend in it when observability is on; everything but
+``submit`` is passed through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from events.envelope import Event
+from events.observability.observer import RunScope
+from handlers.backends.base import (
+    Backend,
+    PendingCalls,
+    RunExpired,
+    RunMovedOn,
+    RunRef,
+    SubmitUnknown,
+    ToolOutput,
+)
+
+
+class ObservedBackend(Backend):
+    """``inner``, with its submits observed by ``run``."""
+
+    def __init__(self, inner: Backend, run: RunScope) -> None:
+        self.inner = inner
+        self.run = run
+        self.api = inner.api
+
+    def ref(self, event: Event) -> RunRef:
+        return self.inner.ref(event)
+
+    def from_event(self, event: Event) -> PendingCalls | None:
+        return self.inner.from_event(event)
+
+    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
+        return self.inner.load(ref, deadline=deadline)
+
+    def submit(
+        self,
+        pending: PendingCalls,
+        outputs: Sequence[ToolOutput],
+        *,
+        deadline: float | None = None,
+    ) -> str | None:
+        with self.run.submitting(self.api) as observed:
+            try:
+                continuation = self.inner.submit(pending, outputs, deadline=deadline)
+            except RunExpired:
+                observed.done("expired")
+                raise
+            except RunMovedOn:
+                observed.done("moved_on")
+                raise
+            except SubmitUnknown:
+                observed.done("submit_unknown")
+                raise
+            except Exception:
+                observed.done("error")
+                raise
+            observed.done("submitted")
+            return continuation

@@ -1,0 +1,27 @@
+"""A test app for the operating scenarios: a quick tool, and a ``boom.*`` handler that fails
+until the file ``RUNHOOK_FIXED_FILE`` exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from handlers.app import App
+
+app = App()
+
+
+@app.tool
+def work(n: int) -> str:
+    """Does a little work.
+
+    Args:
+        n: which run this is.
+    """
+    return f"worked {n}"
+
+
+@app.on("boom.*")
+def boom(event: Any, ctx: Any) -> None:
+    if not Path(app.settings.extra["RUNHOOK_FIXED_FILE"]).exists():
+        raise RuntimeError("still broken")
