@@ -9,8 +9,10 @@ In the Responses API nothing pauses: a background response simply *completes* wi
   the pending calls (a response's own output never holds their outputs, which go into the next
   request);
 - ``submit``: ``responses.create(previous_response_id=id, input=[function_call_output…],
-  tools=<the same tools>, background=True)``, carrying the model, instructions and metadata
-  over (instructions are not inherited through ``previous_response_id``).
+  background=True)`` carrying every setting of the answered response over (model, tools,
+  instructions, text format, reasoning, … see ``follow_up``: nothing is inherited through
+  ``previous_response_id``); a response in a ``conversation`` is continued with
+  ``conversation=<id>`` instead.
 
 The API does not refuse a second follow-up to the same response (it would fork the
 conversation), so exactly-once rests entirely on the wait-key claim the handler takes first,
@@ -44,6 +46,7 @@ from handlers.backends.base import (
     ToolCall,
     ToolOutput,
 )
+from handlers.backends.follow_up import carried_settings, conversation_of
 from handlers.backends.retry import not_processed, with_retries
 
 if TYPE_CHECKING:
@@ -140,21 +143,22 @@ class ResponsesBackend(Backend):
         previous = pending.raw
         metadata = dict(getattr(previous, "metadata", None) or {})
         metadata[ROOT_KEY] = root_id(previous) if previous is not None else pending.ref.id
-        kwargs: dict[str, Any] = {
-            "previous_response_id": pending.ref.id,
-            "input": [
+        kwargs: dict[str, Any] = carried_settings(previous) if previous is not None else {}
+        if pending.tools:
+            kwargs["tools"] = list(pending.tools)
+        conversation = conversation_of(previous)
+        kwargs.update(
+            input=[
                 {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
                 for o in outputs
             ],
-            "background": True,
-            "metadata": metadata,
-        }
-        if previous is not None:
-            kwargs["model"] = previous.model
-            if pending.tools:
-                kwargs["tools"] = list(pending.tools)
-            if getattr(previous, "instructions", None):
-                kwargs["instructions"] = previous.instructions
+            background=True,
+            metadata=metadata,
+        )
+        if conversation is not None:
+            kwargs["conversation"] = conversation  # continued in it, as the API continues there
+        else:
+            kwargs["previous_response_id"] = pending.ref.id
         try:
             follow_up = with_retries(
                 lambda: self.client.responses.create(**kwargs),

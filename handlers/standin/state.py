@@ -137,6 +137,11 @@ class World:
             },
         )
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` was called (readers waiting for events give up)."""
+        return self._stop.is_set()
+
     def stop(self) -> None:
         self._stop.set()
         with self.changed:
