@@ -39,7 +39,12 @@ class EventLog:
             self.add("response.output_item.added", output_index=index, item=added)
             ids = {"item_id": item["id"], "output_index": index}
             self.add("response.function_call_arguments.delta", **ids, delta=item["arguments"])
-            self.add("response.function_call_arguments.done", **ids, arguments=item["arguments"])
+            self.add(
+                "response.function_call_arguments.done",
+                **ids,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
         else:
             added["content"] = []
             self.add("response.output_item.added", output_index=index, item=added)
