@@ -12,7 +12,8 @@
     ├── StoreError                    the store is unreachable or refused an operation
     ├── ConfigError                   bad or missing configuration (names the variable and the fix)
     ├── SetupError                    a registration that cannot work (bad pattern, too late, ...)
-    └── RetryLater(after_s)           a handler asks for the event to run again later
+    ├── RetryLater(after_s)           a handler asks for the event to run again later
+    └── StreamDropped                 a relayed stream dropped and could not be resumed
 
 The backends add ``RunExpired`` and ``RunMovedOn`` (``handlers.backends.base``) under
 ``RunhookError``. Only signals that must slip past ``except Exception`` derive from
@@ -100,3 +101,8 @@ class RetryLater(RunhookError):
     def __init__(self, reason: str, *, after_s: float) -> None:
         super().__init__(reason)
         self.after_s = after_s
+
+
+class StreamDropped(RunhookError):
+    """A relayed response stream dropped before the response existed (so whether it was
+    created is unknown), or could not be resumed."""

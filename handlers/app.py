@@ -184,8 +184,11 @@ class App(Router):
             if api not in self._backends:
                 from handlers.backends import make_backend
 
+                continuation = (
+                    self._responses_continuation() if api == "responses" else self._continuation()
+                )
                 self._backends[api] = make_backend(
-                    api, self.openai, self.settings, continuation=self._continuation()
+                    api, self.openai, self.settings, continuation=continuation
                 )
             return self._backends[api]
 
@@ -206,6 +209,20 @@ class App(Router):
                 run_id=pending.ref.id,
                 tool_outputs=tool_outputs,
             )
+
+        return continuation
+
+    def _responses_continuation(self) -> Any:
+        """With ``stream_continuation``, create Responses follow-ups as streams relayed here."""
+        if not self.settings.stream_continuation or not self.settings.webhook_secrets:
+            return None
+        from events.sources.relay import PipelineRelay
+        from events.sources.stream_responses import stream_response
+
+        relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
+
+        def continuation(client: Any, create: dict[str, Any]) -> str:
+            return stream_response(client, relay, **create)
 
         return continuation
 

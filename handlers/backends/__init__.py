@@ -48,5 +48,5 @@ def make_backend(
     if api == "responses":
         from handlers.backends.responses import ResponsesBackend
 
-        return ResponsesBackend(client, settings)
+        return ResponsesBackend(client, settings, continuation=continuation)
     raise ConfigError(f"unknown API {api!r}: runhook serves 'assistants' and 'responses'")

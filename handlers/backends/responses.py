@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from events.config import Settings
 from events.envelope import Event
+from events.errors import StreamDropped
 from handlers.backends.base import (
     Backend,
     PendingCalls,
@@ -52,6 +53,9 @@ from handlers.backends.retry import not_processed, with_retries
 if TYPE_CHECKING:
     from openai import OpenAI
     from openai.types.responses import Response
+
+Continuation = Callable[["OpenAI", dict[str, Any]], str]
+"""Creates the follow-up as a stream and relays its events: ``(client, create_kwargs) -> id``."""
 
 ROOT_KEY = "runhook_root"
 """Metadata key carrying the id of the first response of a chain (the logical run)."""
@@ -69,6 +73,8 @@ class ResponsesBackend(Backend):
     Args:
         client: the OpenAI client.
         settings: process settings.
+        continuation: optional stream relay the follow-up is created through (stream
+            continuation: the follow-up's events are relayed as it runs).
         clock: unix seconds, injectable for tests.
     """
 
@@ -79,10 +85,12 @@ class ResponsesBackend(Backend):
         client: OpenAI,
         settings: Settings,
         *,
+        continuation: Continuation | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client.with_options(max_retries=0)  # retries here know the rules below
         self.settings = settings
+        self.continuation = continuation
         self.clock = clock
 
     def ref(self, event: Event) -> RunRef:
@@ -159,9 +167,16 @@ class ResponsesBackend(Backend):
             kwargs["conversation"] = conversation  # continued in it, as the API continues there
         else:
             kwargs["previous_response_id"] = pending.ref.id
+        continuation = self.continuation
+
+        def create() -> str:
+            if continuation is not None:
+                return continuation(self.client, kwargs)
+            return str(self.client.responses.create(**kwargs).id)
+
         try:
             follow_up = with_retries(
-                lambda: self.client.responses.create(**kwargs),
+                create,
                 deadline=deadline,
                 what=f"follow-up of {pending.ref.id}",
                 retry_if=not_processed,
@@ -180,7 +195,12 @@ class ResponsesBackend(Backend):
                 f"creating the follow-up of {pending.ref.id} failed ({type(exc).__name__}: "
                 f"{exc}); it may or may not exist, so it is not retried"
             ) from exc
-        return str(follow_up.id)
+        except StreamDropped as exc:
+            raise SubmitUnknown(
+                f"the streamed follow-up of {pending.ref.id} dropped ({exc}); it may or may not "
+                "exist, so it is not retried"
+            ) from exc
+        return follow_up
 
 
 def function_calls(output: Sequence[Any]) -> tuple[ToolCall, ...]:

@@ -26,6 +26,7 @@ OpenAI's headers; a non-2xx answer is retried with backoff under the same ``webh
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import threading
 import time
@@ -385,7 +386,9 @@ def register_responses(app: Flask, world: World) -> Responses:
         body = check_create(request.get_json(silent=True) or {})
         state = responses.create(body)
         if body.get("stream"):
-            return sse(frames(responses.follow(state.obj["id"])))
+            events = responses.follow(state.obj["id"])
+            cut = world.config.stream_drop_after
+            return sse(frames(itertools.islice(events, cut) if cut is not None else events))
         return jsonify(copy.deepcopy(state.obj))
 
     @app.get("/v1/responses/<rid>")
