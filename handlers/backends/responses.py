@@ -75,6 +75,8 @@ class ResponsesBackend(Backend):
         settings: process settings.
         continuation: optional stream relay the follow-up is created through (stream
             continuation: the follow-up's events are relayed as it runs).
+        on_follow_up: told ``(previous_id, follow_up_id)`` once a follow-up exists (the app
+            uses it to keep a watched chain watched).
         clock: unix seconds, injectable for tests.
     """
 
@@ -86,8 +88,10 @@ class ResponsesBackend(Backend):
         settings: Settings,
         *,
         continuation: Continuation | None = None,
+        on_follow_up: Callable[[str, str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.on_follow_up = on_follow_up
         self.client = client.with_options(max_retries=0)  # retries here know the rules below
         self.settings = settings
         self.continuation = continuation
@@ -200,6 +204,8 @@ class ResponsesBackend(Backend):
                 f"the streamed follow-up of {pending.ref.id} dropped ({exc}); it may or may not "
                 "exist, so it is not retried"
             ) from exc
+        if self.on_follow_up is not None:
+            self.on_follow_up(pending.ref.id, follow_up)
         return follow_up
 
 
