@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inbox": ("handlers.cli.inbox", "list, show or replay parked events"),
     "consume": ("handlers.cli.consume", "consume a Redis stream of signed events (bus source)"),
     "run": ("handlers.cli.run", "start a run and relay its stream as events"),
+    "webhooks": (
+        "handlers.cli.webhooks",
+        "register, list, rotate, test or delete OpenAI webhook endpoints",
+    ),
     "send": ("handlers.cli.send", "sign an event envelope and POST it to a URL"),
     "tools": ("handlers.cli.tools", "print or sync the app's tool definitions"),
 }

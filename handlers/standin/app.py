@@ -84,7 +84,8 @@ def _body(allowed: set[str]) -> dict[str, Any]:
     return body
 
 
-def _query_int(name: str, default: int) -> int:
+def query_int(name: str, default: int) -> int:
+    """An integer query parameter; a badly typed one is OpenAI's JSON 400."""
     raw = request.args.get(name)
     try:
         return default if raw is None else int(raw)
@@ -99,7 +100,7 @@ def _query_int(name: str, default: int) -> int:
 
 def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
     order = request.args.get("order", "desc")
-    limit = max(1, min(100, _query_int("limit", 20)))
+    limit = max(1, min(100, query_int("limit", 20)))
     seq = list(items) if order == "asc" else list(reversed(items))
     ids = [i["id"] for i in seq]
     after, before = request.args.get("after"), request.args.get("before")
@@ -505,6 +506,7 @@ def create_app(world: World) -> Flask:
 
     _ = TERMINAL
     from handlers.standin.responses import register_responses
+    from handlers.standin.webhooks import register_webhooks
 
-    register_responses(app, world)
+    register_responses(app, world, register_webhooks(app, world))
     return app

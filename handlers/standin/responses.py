@@ -17,28 +17,21 @@ pending calls continues that response's plan, whichever way it names it: by
 output found for function call <call_id>.``; an output for a call nobody made gets ``No tool
 call found for function call output with call_id <call_id>.``.
 
-When a background response ends, a thin ``response.<status>`` event is POSTed to
-``StandinConfig.webhook_url``, signed per Standard Webhooks with ``webhook_secret`` and sent with
-OpenAI's headers; a non-2xx answer is retried with backoff under the same ``webhook-id``, and
-``webhook_duplicate_rate`` of the deliveries are sent twice.
+When a background response ends, a thin ``response.<status>`` event is published through
+``handlers.standin.webhooks``: to ``StandinConfig.webhook_url`` and to every endpoint
+registered for that type, signed per Standard Webhooks, retried on non-2xx.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
-import json
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
 from flask import Flask, jsonify, request
 
-from events.signing import sign_headers
 from handlers.standin.app import sse
 from handlers.standin.conversations import Conversations, register_conversations
 from handlers.standin.model import Plan, final_text, plan
@@ -53,9 +46,7 @@ from handlers.standin.responses_objects import (
 from handlers.standin.responses_params import check_create, conversation_id
 from handlers.standin.responses_stream import EventLog, frames
 from handlers.standin.state import TERMINAL, ApiError, World, new_id
-
-USER_AGENT = "OpenAI/1.0 (+https://platform.openai.com/docs/webhooks)"
-RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+from handlers.standin.webhooks import Webhooks
 
 
 @dataclass
@@ -111,8 +102,14 @@ def _input_calls(items: Any) -> set[str]:
 class Responses:
     """Background responses and their webhooks, on the shared ``World`` clock and lock."""
 
-    def __init__(self, world: World, conversations: Conversations | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        conversations: Conversations | None = None,
+        webhooks: Webhooks | None = None,
+    ) -> None:
         self.world = world
+        self.webhooks = webhooks or Webhooks(world)
         self.conversations = conversations or Conversations(world)
         self.items: dict[str, ResponseState] = {}
         self.calls: dict[str, str] = {}  # call_id -> the response that made the call
@@ -316,48 +313,9 @@ class Responses:
         record.extend(copy.deepcopy(state.obj["output"]))
 
     def _webhook(self, state: ResponseState) -> None:
-        cfg = self.world.config
-        if not cfg.webhook_url or not cfg.webhook_secret:
-            return
-        event = {
-            "id": "evt_" + uuid.uuid4().hex[:24],
-            "object": "event",
-            "created_at": int(self.world.clock()),
-            "type": f"response.{state.obj['status']}",
-            "data": {"id": state.obj["id"]},
-        }
-        body = json.dumps(event, separators=(",", ":")).encode()
-        msg_id = "wh_" + uuid.uuid4().hex[:24]
-        copies = 2 if self.world.rng.random() < cfg.webhook_duplicate_rate else 1
-        stats = self.stats(state.obj["id"])
-        for _ in range(copies):
-            threading.Thread(
-                target=self._deliver,
-                args=(cfg.webhook_url, cfg.webhook_secret, msg_id, body, stats),
-                daemon=True,
-                name="standin-webhook",
-            ).start()
-
-    def _deliver(
-        self, url: str, secret: str, msg_id: str, body: bytes, stats: dict[str, Any]
-    ) -> None:
-        with httpx2.Client(timeout=15.0, trust_env=False) as client:
-            for delay in (0.0, *RETRY_DELAYS_S):
-                time.sleep(delay)
-                headers = {**sign_headers(secret, body, msg_id=msg_id), "user-agent": USER_AGENT}
-                try:
-                    status = client.post(url, content=body, headers=headers).status_code
-                except httpx2.HTTPError as exc:
-                    status = 0
-                    with self.world.lock:
-                        stats.setdefault("webhook_errors", []).append(
-                            f"{type(exc).__name__}: {exc}"
-                        )
-                with self.world.lock:
-                    stats["webhooks"] += 1
-                    stats.setdefault("webhook_statuses", []).append(status)
-                if 200 <= status < 300:
-                    return
+        self.webhooks.publish(
+            f"response.{state.obj['status']}", {"id": state.obj["id"]}, self.stats(state.obj["id"])
+        )
 
 
 def _int_arg(name: str) -> int | None:
@@ -375,11 +333,11 @@ def _int_arg(name: str) -> int | None:
         ) from None
 
 
-def register_responses(app: Flask, world: World) -> Responses:
-    """Mount the Responses (and Conversations) routes on the stand-in app."""
+def register_responses(app: Flask, world: World, webhooks: Webhooks | None = None) -> Responses:
+    """Mount the Responses (and Conversations) routes; ends are published via ``webhooks``."""
     conversations = Conversations(world)
     register_conversations(app, conversations)
-    responses = Responses(world, conversations)
+    responses = Responses(world, conversations, webhooks)
 
     @app.post("/v1/responses")
     def create_response() -> Any:
