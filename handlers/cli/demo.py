@@ -123,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         workers=2,
         threads=4,
         fetch_allow=(f"127.0.0.1:{page.server_port}",),
-        stream_continuation=True,
+        # Responses follow-ups are streamed only with the stream source: with webhooks and the
+        # poller, their ends arrive the same way the first one did
+        stream_continuation=args.api == "assistants" or args.source == "stream",
         graceful_timeout_s=5,
         log_level="warning",  # the demo prints its own flow; warnings and errors still show
         sync=args.source == "stream",
