@@ -341,7 +341,14 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
 
     @app.post("/v1/responses")
     def create_response() -> Any:
-        body = check_create(request.get_json(silent=True) or {})
+        parsed = request.get_json(silent=True)
+        if parsed is None and request.get_data():
+            raise ApiError(
+                400,
+                "We could not parse the JSON body of your request. (HINT: This likely means "
+                "you aren't using your HTTP library correctly.)",
+            )
+        body = check_create(parsed if parsed is not None else {})
         state = responses.create(body)
         if body.get("stream"):
             events = responses.follow(state.obj["id"])

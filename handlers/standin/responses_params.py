@@ -220,6 +220,8 @@ def check_create(body: Any) -> dict[str, Any]:
             raise ApiError(400, f"Unrecognized request argument supplied: {key}", param=key)
         if value is not None:
             _check_value(key, value)
+    if not body.get("model") and not body.get("prompt"):
+        raise ApiError(400, "Missing required parameter: 'model'.", param="model")
     if body.get("previous_response_id") and body.get("conversation"):
         raise ApiError(400, MUTUALLY_EXCLUSIVE, param="conversation", code="invalid_request")
     if body.get("stream_options") is not None and not body.get("stream"):

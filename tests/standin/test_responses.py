@@ -199,6 +199,7 @@ class TestParams:
             ({"temperature": 3}, "Invalid 'temperature': number above maximum value"),
             ({"store": "yes"}, "Invalid type for 'store': expected a boolean"),
             ({"frobnicate": 1}, "Unrecognized request argument supplied: frobnicate"),
+            ({"model": None}, "Missing required parameter: 'model'."),
         ],
     )
     def test_badly_typed_body_values_get_openais_json_400(
@@ -213,6 +214,16 @@ class TestParams:
         assert answer.status_code == 400
         assert answer.json()["error"]["message"].startswith(message)
         assert answer.json()["error"]["type"] == "invalid_request_error"
+
+    def test_a_body_that_is_not_json_is_a_json_400(self, standin: StandinServer) -> None:
+        """A body that does not parse is refused, not read as an empty request."""
+        answer = httpx2.post(
+            f"{standin.base_url}/responses",
+            content=b"{not json",
+            headers={"authorization": "Bearer sk-standin", "content-type": "application/json"},
+        )
+        assert answer.status_code == 400
+        assert answer.json()["error"]["message"].startswith("We could not parse the JSON body")
 
     def test_badly_typed_query_values_get_openais_json_400(self, standin: StandinServer) -> None:
         """``?limit=abc`` and ``?starting_after=x`` are JSON 400s, not HTML 500s."""
