@@ -53,3 +53,52 @@ def test_tools_sync_for_responses_explains_there_is_nothing_to_sync() -> None:
     result = cli("tools", "sync", "--api", "responses")
     assert result.returncode == 1
     assert "the Responses API stores no tools to sync" in result.stderr
+
+
+def test_poll_watches_a_response_chain_to_its_end(standin: Any, tmp_path: Any) -> None:
+    """`runhook poll --watch resp_… --burst` relays the response's events, answers its tool
+    call, follows the follow-up and returns once the chain has ended."""
+    first = standin.client().responses.create(
+        model="gpt-4o",
+        background=True,
+        tools=[
+            {
+                "type": "function",
+                "name": "fetch_url",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"url": {"type": "string"}},
+                    "required": ["url"],
+                    "additionalProperties": False,
+                },
+            }
+        ],
+        input='call fetch_url {"url": "http://127.0.0.1:9/private"}',
+    )
+    result = cli(
+        "poll",
+        "--watch",
+        first.id,
+        "--burst",
+        OPENAI_API_KEY="k",
+        OPENAI_BASE_URL=standin.base_url,
+        RUNHOOK_STORE=f"sqlite:///{tmp_path / 'poll.db'}",
+        RUNHOOK_POLL_INTERVAL_S="0.05",
+    )
+    assert result.returncode == 0, result.stderr
+    completed = [line for line in result.stdout.splitlines() if "response.completed" in line]
+    follow_ups = [
+        rid
+        for rid, r in standin.stats()["responses"].items()
+        if r["request"].get("previous_response_id") == first.id
+    ]
+    assert len(follow_ups) == 1
+    assert any(first.id in line for line in completed)
+    assert any(follow_ups[0] in line for line in completed)
+
+
+def test_poll_refuses_a_thread_for_a_response() -> None:
+    """A response has no thread: `--watch resp_… --thread` is refused in one line."""
+    result = cli("poll", "--watch", "resp_1", "--thread", "thread_1")
+    assert result.returncode == 1
+    assert "a response (resp_…) has no --thread" in result.stderr
