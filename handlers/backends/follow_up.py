@@ -11,7 +11,9 @@ arguments:
   come back through ``prompt``), ``tools``, ``tool_choice``, ``parallel_tool_calls``, ``text``,
   ``reasoning``, ``max_output_tokens``, ``max_tool_calls``, ``truncation``, ``service_tier``,
   ``prompt``, ``user``, ``safety_identifier``, ``prompt_cache_key``,
-  ``prompt_cache_retention``, ``prompt_cache_options``, ``top_logprobs``, ``store``;
+  ``prompt_cache_retention``, ``prompt_cache_options``, ``top_logprobs``, ``store``, and the
+  effective ``image`` and ``access_programs`` (the API echoes what it used, a value the create
+  accepts);
 - ``temperature`` and ``top_p`` only when they are not the default 1 (reasoning models refuse
   any other value, and echo 1);
 - ``include`` is not echoed by the API, so it is read off the output: encrypted reasoning
@@ -19,6 +21,9 @@ arguments:
   means ``message.output_text.logprobs``;
 - ``conversation``: a response in a conversation is continued *in* it (``conversation=<id>``,
   never ``previous_response_id``, which the API refuses beside it).
+
+Not carried, because the Response does not say what was asked: ``moderation`` (the Response
+holds its results, not its configuration), ``context_management`` and ``background_options``.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ AS_IS = (
     "prompt_cache_options",
     "top_logprobs",
     "store",
+    "image",
+    "access_programs",
 )
 """Response fields carried unchanged into the follow-up's create arguments."""
 

@@ -90,6 +90,17 @@ def response_object(
     }
     for key in OPTIONAL_ECHOES:
         obj[key] = body.get(key)
+    if isinstance(body.get("image"), dict):
+        compression = body["image"].get("context_compression", "auto")
+        obj["image"] = {"context_compression": "enabled" if compression == "auto" else compression}
+    if isinstance(body.get("prompt_cache_options"), dict):
+        obj["prompt_cache_options"] = {
+            "mode": "implicit",
+            "ttl": "30m",
+            **body["prompt_cache_options"],
+        }
+    if isinstance(body.get("access_programs"), dict):
+        obj["access_programs"] = copy.deepcopy(body["access_programs"])
     if isinstance(body.get("user"), str):
         obj["user"] = body["user"]
     return obj

@@ -53,6 +53,13 @@ SETTINGS: list[tuple[str, Any, Any]] = [
     ("top_p", 0.5, 0.5),
     ("instructions", "Answer like a pirate.", "Answer like a pirate."),
     ("model", "gpt-5.5-mini", "gpt-5.5-mini"),
+    ("image", {"context_compression": "disabled"}, {"context_compression": "disabled"}),
+    ("access_programs", {"cyber": "standard"}, {"cyber": "standard"}),
+    (
+        "prompt_cache_options",
+        {"mode": "explicit", "ttl": "12h"},
+        {"mode": "explicit", "ttl": "12h"},
+    ),
 ]
 
 

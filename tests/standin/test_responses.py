@@ -106,6 +106,11 @@ class TestSchema:
                 text={"format": {"type": "json_object"}},
                 tool_choice="none",
                 tools=[TOOL],
+                extra_body={
+                    "image": {"context_compression": "auto"},
+                    "access_programs": {"cyber": "standard"},
+                    "prompt_cache_options": {"mode": "explicit"},
+                },
             ),
         ]
         background = c.responses.create(model="gpt-4o", input="sleep 5000", background=True)
