@@ -133,3 +133,31 @@ def test_a_cancelled_stream_ends_with_a_cancelled_envelope(make_rig: Build) -> N
         time.sleep(0.02)
     assert relayed == ["response.created", "response.queued", "response.cancelled"]
     assert [o.status for o in outcomes] == ["cancelled"]
+
+
+def test_streamed_follow_ups_carry_the_request(make_rig: Build) -> None:
+    """A wait that arrives as a full streamed Response (no retrieve) still carries every
+    setting: the streamed follow-ups repeat the text format, store and metadata."""
+    rig, outcomes = streaming_rig(make_rig)
+    first = stream_response(
+        rig.client,
+        relay_of(rig),
+        model="gpt-4o",
+        parallel_tool_calls=False,
+        text={"format": {"type": "json_object"}},
+        store=False,
+        metadata={"ticket": "T-9"},
+        tools=rig.app.tools.definitions("responses"),
+        input=TWO_ROUNDS,
+    )
+    follow_ups = [
+        r["request"]
+        for r in rig.server.stats()["responses"].values()
+        if r["request"].get("previous_response_id")
+    ]
+    assert len(follow_ups) == 2
+    for request in follow_ups:
+        assert request["text"]["format"] == {"type": "json_object"}
+        assert request["store"] is False
+        assert request["metadata"] == {"ticket": "T-9", "runhook_root": first}
+    assert [o.status for o in outcomes] == ["completed"]
