@@ -13,7 +13,8 @@
     ├── LeaseLost                     a lease's holder was taken over; nothing irreversible may follow
     ├── ConfigError                   bad or missing configuration (names the variable and the fix)
     ├── SetupError                    a registration that cannot work (bad pattern, too late, ...)
-    └── RetryLater(after_s, deadline) a handler asks for the event to run again later
+    ├── RetryLater(after_s, deadline) a handler asks for the event to run again later
+    └── StreamDropped                 a relayed stream dropped and could not be resumed
 
 The backends add ``RunExpired`` and ``RunMovedOn`` (``handlers.backends.base``) under
 ``RunhookError``. Only signals that must slip past ``except Exception`` derive from
@@ -115,3 +116,8 @@ class RetryLater(RunhookError):
         super().__init__(reason)
         self.after_s = after_s
         self.deadline = deadline
+
+
+class StreamDropped(RunhookError):
+    """A relayed response stream dropped before the response existed (so whether it was
+    created is unknown), or could not be resumed."""

@@ -218,8 +218,15 @@ class App(Router):
             if api not in self._backends:
                 from handlers.backends import make_backend
 
+                continuation = (
+                    self._responses_continuation() if api == "responses" else self._continuation()
+                )
                 self._backends[api] = make_backend(
-                    api, self.openai, self.settings, continuation=self._continuation()
+                    api,
+                    self.openai,
+                    self.settings,
+                    continuation=continuation,
+                    on_follow_up=self._watch_follow_up,
                 )
             return self._backends[api]
 
@@ -240,6 +247,31 @@ class App(Router):
                 run_id=pending.ref.id,
                 tool_outputs=tool_outputs,
             )
+
+        return continuation
+
+    def _watch_follow_up(self, previous_id: str, follow_up_id: str) -> None:
+        """A watched response's follow-up is watched too, so the poller follows the chain."""
+        from events.errors import StoreError
+        from events.sources.poller_responses import watch_follow_up
+
+        try:
+            watch_follow_up(self.store, previous_id, follow_up_id)
+        except StoreError:
+            # the follow-up exists: failing here would retry the submit and fork the chain
+            log.warning("follow-up %s not put on the watch list", follow_up_id, exc_info=True)
+
+    def _responses_continuation(self) -> Any:
+        """With ``stream_continuation``, create Responses follow-ups as streams relayed here."""
+        if not self.settings.stream_continuation or not self.settings.webhook_secrets:
+            return None
+        from events.sources.relay import PipelineRelay
+        from events.sources.stream_responses import stream_response
+
+        relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
+
+        def continuation(client: Any, create: dict[str, Any]) -> str:
+            return stream_response(client, relay, **create)
 
         return continuation
 

@@ -1,6 +1,7 @@
 """The relay poller: for deployments where nothing streams and no platform webhook exists.
 
-A watch list of runs lives in the store (queue ``watch``, one entry per run), so a restarted
+It watches Assistants runs (below) and background responses (``poller_responses``, the same
+list, leases and backoff). A watch list of runs lives in the store (queue ``watch``, one entry per run), so a restarted
 poller resumes it and N pollers on N hosts share it: each poll claims the run's entry with a
 lease, so no run is polled by two pollers at once.
 
@@ -31,6 +32,7 @@ from events.envelope import Event
 from events.errors import StoreError
 from events.observability.observer import NULL_OBSERVER, Observer
 from events.sources.backoff import OutageBackoff
+from events.sources.poller_responses import poll_response, watch_response
 from events.sources.relay import Relay
 from events.store.base import Store
 from events.store.records import Claim, Status
@@ -89,6 +91,15 @@ class Poller:
         self.known.add(keys.watch_key(run_id))
         return watch(self.store, run_id, thread_id)
 
+    def watch_response(self, response_id: str) -> bool:
+        """Watch a background response (see ``poller_responses.watch_response``)."""
+        self.known.add(keys.watch_key(response_id))
+        return watch_response(self.store, response_id)
+
+    def emit(self, event: Event) -> Any:
+        """Hand one event to the relay (and ``on_event``); return the receiver's answer."""
+        return self._emit(event)
+
     def poll_once(self) -> int:
         """Poll every due run once; return how many were polled."""
         polled = 0
@@ -97,7 +108,11 @@ class Poller:
             if claim is None or claim.payload is None:
                 continue
             self.known.add(key)
-            self._poll(claim, json.loads(claim.payload))
+            entry = json.loads(claim.payload)
+            if "response_id" in entry:
+                poll_response(self, claim, entry)
+            else:
+                self._poll(claim, entry)
             polled += 1
         return polled
 

@@ -9,6 +9,9 @@ A stream ends at ``requires_action`` (the API closes it there). ``submit_and_rel
 the outputs through ``submit_tool_outputs_stream`` and relays that continuation the same way,
 so one run is one unbroken sequence of events; the Assistants backend uses it when stream
 continuation is on.
+
+The Responses API's stream relay (``stream_response``, ``resume_response``) lives in
+``events.sources.stream_responses`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,15 @@ from openai.types.beta import AssistantStreamEvent
 
 from events.envelope import Event
 from events.sources.relay import Relay
+from events.sources.stream_responses import resume_response, stream_response
+
+__all__ = [
+    "RelayEventHandler",
+    "resume_response",
+    "stream_response",
+    "stream_run",
+    "submit_and_relay",
+]
 
 log = logging.getLogger("runhook.stream")
 

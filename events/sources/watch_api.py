@@ -1,10 +1,11 @@
-"""``POST /watch`` and ``DELETE /watch/<run_id>``: fill the relay poller's watch list over HTTP.
+"""``POST /watch`` and ``DELETE /watch/<id>``: fill the relay poller's watch list over HTTP.
 
 Authenticated with ``Authorization: Bearer <RUNHOOK_POLL_TOKEN>``; without a configured token
 the endpoint answers 404 (disabled)::
 
     POST /watch {"run_id", "thread_id"}  202 watching | already_watched; 400 malformed
-    DELETE /watch/<run_id>               200 unwatched; 503 busy (a poller holds it this
+    POST /watch {"response_id"}          the same for a background response
+    DELETE /watch/<id>                   200 unwatched; 503 busy (a poller holds it this
                                          instant: retry after Retry-After)
     401 wrong or missing token; 503 store_unavailable
 """
@@ -20,6 +21,7 @@ from events.config import Settings
 from events.errors import StoreError
 from events.sources import Ack
 from events.sources.poller import watch
+from events.sources.poller_responses import watch_response
 from events.sources.webhook import flask_response
 from events.store.base import Store
 from events.store.records import Record, Status
@@ -55,6 +57,8 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
         if (denied := refused()) is not None:
             return denied
         body = request.get_json(silent=True) or {}
+        if isinstance(body, dict) and "response_id" in body:
+            return add_response(body.get("response_id"))
         run_id, thread_id = body.get("run_id"), body.get("thread_id")
         if not (isinstance(run_id, str) and isinstance(thread_id, str) and run_id and thread_id):
             return flask_response(Ack.error(400, "malformed", 'send {"run_id": …, "thread_id": …}'))
@@ -64,6 +68,16 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
             return flask_response(Ack.store_unavailable(exc))
         status = "watching" if new else "already_watched"
         return flask_response(Ack(202, {"status": status, "run_id": run_id}))
+
+    def add_response(response_id: object) -> Response:
+        if not (isinstance(response_id, str) and response_id):
+            return flask_response(Ack.error(400, "malformed", 'send {"response_id": …}'))
+        try:
+            new = watch_response(store, response_id)
+        except StoreError as exc:
+            return flask_response(Ack.store_unavailable(exc))
+        status = "watching" if new else "already_watched"
+        return flask_response(Ack(202, {"status": status, "response_id": response_id}))
 
     @bp.delete("/watch/<run_id>")
     def remove(run_id: str) -> Response:

@@ -34,9 +34,16 @@ __all__ = [
 
 
 def make_backend(
-    api: str, client: OpenAI, settings: Settings, *, continuation: Any = None
+    api: str,
+    client: OpenAI,
+    settings: Settings,
+    *,
+    continuation: Any = None,
+    on_follow_up: Any = None,
 ) -> Backend:
     """The backend for ``api`` (``assistants`` or ``responses``).
+
+    ``on_follow_up(previous_id, follow_up_id)`` is told of every Responses follow-up created.
 
     Raises:
         ConfigError: an unknown API name.
@@ -48,5 +55,7 @@ def make_backend(
     if api == "responses":
         from handlers.backends.responses import ResponsesBackend
 
-        return ResponsesBackend(client, settings)
+        return ResponsesBackend(
+            client, settings, continuation=continuation, on_follow_up=on_follow_up
+        )
     raise ConfigError(f"unknown API {api!r}: runhook serves 'assistants' and 'responses'")

@@ -9,8 +9,10 @@ In the Responses API nothing pauses: a background response simply *completes* wi
   the pending calls (a response's own output never holds their outputs, which go into the next
   request);
 - ``submit``: ``responses.create(previous_response_id=id, input=[function_call_output…],
-  tools=<the same tools>, background=True)``, carrying the model, instructions and metadata
-  over (instructions are not inherited through ``previous_response_id``).
+  background=True)`` carrying every setting of the answered response over (model, tools,
+  instructions, text format, reasoning, … see ``follow_up``: nothing is inherited through
+  ``previous_response_id``); a response in a ``conversation`` is continued with
+  ``conversation=<id>`` instead.
 
 The API does not refuse a second follow-up to the same response (it would fork the
 conversation), so exactly-once rests entirely on the wait-key claim the handler takes first,
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from events.config import Settings
 from events.envelope import Event
+from events.errors import StreamDropped
 from handlers.backends.base import (
     Backend,
     PendingCalls,
@@ -44,11 +47,15 @@ from handlers.backends.base import (
     ToolCall,
     ToolOutput,
 )
+from handlers.backends.follow_up import carried_settings, conversation_of
 from handlers.backends.retry import not_processed, with_retries
 
 if TYPE_CHECKING:
     from openai import OpenAI
     from openai.types.responses import Response
+
+Continuation = Callable[["OpenAI", dict[str, Any]], str]
+"""Creates the follow-up as a stream and relays its events: ``(client, create_kwargs) -> id``."""
 
 ROOT_KEY = "runhook_root"
 """Metadata key carrying the id of the first response of a chain (the logical run)."""
@@ -66,6 +73,10 @@ class ResponsesBackend(Backend):
     Args:
         client: the OpenAI client.
         settings: process settings.
+        continuation: optional stream relay the follow-up is created through (stream
+            continuation: the follow-up's events are relayed as it runs).
+        on_follow_up: told ``(previous_id, follow_up_id)`` once a follow-up exists (the app
+            uses it to keep a watched chain watched).
         clock: unix seconds, injectable for tests.
     """
 
@@ -80,10 +91,14 @@ class ResponsesBackend(Backend):
         client: OpenAI,
         settings: Settings,
         *,
+        continuation: Continuation | None = None,
+        on_follow_up: Callable[[str, str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.on_follow_up = on_follow_up
         self.client = client.with_options(max_retries=0)  # retries here know the rules below
         self.settings = settings
+        self.continuation = continuation
         self.clock = clock
 
     def ref(self, event: Event) -> RunRef:
@@ -144,24 +159,32 @@ class ResponsesBackend(Backend):
         previous = pending.raw
         metadata = dict(getattr(previous, "metadata", None) or {})
         metadata[ROOT_KEY] = root_id(previous) if previous is not None else pending.ref.id
-        kwargs: dict[str, Any] = {
-            "previous_response_id": pending.ref.id,
-            "input": [
+        kwargs: dict[str, Any] = carried_settings(previous) if previous is not None else {}
+        if pending.tools:
+            kwargs["tools"] = list(pending.tools)
+        conversation = conversation_of(previous)
+        kwargs.update(
+            input=[
                 {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
                 for o in outputs
             ],
-            "background": True,
-            "metadata": metadata,
-        }
-        if previous is not None:
-            kwargs["model"] = previous.model
-            if pending.tools:
-                kwargs["tools"] = list(pending.tools)
-            if getattr(previous, "instructions", None):
-                kwargs["instructions"] = previous.instructions
+            background=True,
+            metadata=metadata,
+        )
+        if conversation is not None:
+            kwargs["conversation"] = conversation  # continued in it, as the API continues there
+        else:
+            kwargs["previous_response_id"] = pending.ref.id
+        continuation = self.continuation
+
+        def create() -> str:
+            if continuation is not None:
+                return continuation(self.client, kwargs)
+            return str(self.client.responses.create(**kwargs).id)
+
         try:
             follow_up = with_retries(
-                lambda: self.client.responses.create(**kwargs),
+                create,
                 deadline=deadline,
                 what=f"follow-up of {pending.ref.id}",
                 retry_if=not_processed,
@@ -180,7 +203,14 @@ class ResponsesBackend(Backend):
                 f"creating the follow-up of {pending.ref.id} failed ({type(exc).__name__}: "
                 f"{exc}); it may or may not exist, so it is not retried"
             ) from exc
-        return str(follow_up.id)
+        except StreamDropped as exc:
+            raise SubmitUnknown(
+                f"the streamed follow-up of {pending.ref.id} dropped ({exc}); it may or may not "
+                "exist, so it is not retried"
+            ) from exc
+        if self.on_follow_up is not None:
+            self.on_follow_up(pending.ref.id, follow_up)
+        return follow_up
 
 
 def function_calls(output: Sequence[Any]) -> tuple[ToolCall, ...]:

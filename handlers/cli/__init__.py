@@ -24,10 +24,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("handlers.cli.demo", "run the whole flow end to end on the bundled stand-in"),
     "emulator": ("handlers.cli.emulator", "serve the local OpenAI API stand-in"),
     "serve": ("handlers.cli.serve", "serve POST /events under gunicorn"),
-    "poll": ("handlers.cli.poll", "relay poller: watch runs and emit their events"),
+    "poll": ("handlers.cli.poll", "relay poller: watch runs and responses, emit their events"),
     "inbox": ("handlers.cli.inbox", "list, show or replay parked events"),
     "consume": ("handlers.cli.consume", "consume a Redis stream of signed events (bus source)"),
-    "run": ("handlers.cli.run", "start a run and relay its stream as events"),
+    "run": ("handlers.cli.run", "start a response (or run) and relay its stream as events"),
+    "webhooks": (
+        "handlers.cli.webhooks",
+        "register, list, rotate, test or delete OpenAI webhook endpoints",
+    ),
     "send": ("handlers.cli.send", "sign an event envelope and POST it to a URL"),
     "tools": ("handlers.cli.tools", "print or sync the app's tool definitions"),
 }

@@ -21,6 +21,8 @@ from events.errors import ConfigError
 from events.sources.poller import Poller
 from events.sources.relay import HttpRelay, PipelineRelay, Relay
 from events.sources.stream import stream_run
+from events.sources.stream_responses import stream_response
+from events.store import open_store
 from events.store.memory import MemoryStore
 from handlers.cli._common import ephemeral_secret
 from handlers.cli.demo_app import make_demo_app
@@ -39,7 +41,8 @@ def add_parser(subparsers: Any) -> None:
         help="run the whole flow end to end on the bundled stand-in",
         description=(
             "Start the OpenAI stand-in, a small local web page, runhook's server under gunicorn "
-            "(SQLite store) and a relay; create an assistant with fetch_url and one more tool; "
+            "(SQLite store) and a relay; create a background response (or, with --api "
+            "assistants, an assistant run) with fetch_url and one more tool; "
             "ask it about the page in plain words; print each event, tool call, the submit and "
             "the final answer as they happen. Needs no key and no network."
         ),
@@ -48,14 +51,16 @@ def add_parser(subparsers: Any) -> None:
         "--source",
         choices=["webhook", "stream", "poll"],
         default="webhook",
-        help="webhook: the SDK stream relayed as signed webhooks to gunicorn (default); "
-        "stream: the stream relayed into this process; poll: the relay poller posting to gunicorn",
+        help="webhook (default): OpenAI-style signed webhooks to gunicorn (Responses), or the "
+        "SDK stream relayed as signed webhooks (Assistants); stream: the stream relayed into "
+        "this process; poll: the relay poller posting to gunicorn",
     )
     parser.add_argument(
         "--api",
-        choices=["assistants", "responses"],
-        default="assistants",
-        help="responses: a background response announced by OpenAI-style webhooks",
+        choices=["responses", "assistants"],
+        default="responses",
+        help="responses (default): a background response, the live API; assistants: the "
+        "legacy Assistants API (shut down by OpenAI; the stand-in still serves it)",
     )
     parser.add_argument("--latency-ms", type=int, default=150, help="stand-in model latency")
     parser.add_argument(
@@ -107,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     standin = StandinServer(
         StandinConfig(
             latency_ms=args.latency_ms,
-            webhook_url=events_url if args.api == "responses" else None,
+            webhook_url=events_url
+            if args.api == "responses" and args.source == "webhook"
+            else None,
             webhook_secret=openai_secret,
         )
     ).start()
@@ -122,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
         workers=2,
         threads=4,
         fetch_allow=(f"127.0.0.1:{page.server_port}",),
-        stream_continuation=True,
+        # Responses follow-ups are streamed only with the stream source: with webhooks and the
+        # poller, their ends arrive the same way the first one did
+        stream_continuation=args.api == "assistants" or args.source == "stream",
         graceful_timeout_s=5,
         log_level="warning",  # the demo prints its own flow; warnings and errors still show
         sync=args.source == "stream",
@@ -133,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  stand-in {standin.base_url}   page {page_url}   store {settings.store_url}")
     server = None
     try:
-        if args.source != "stream" or args.api == "responses":
+        if args.source != "stream":
             server = multiprocessing.get_context("fork").Process(
                 target=_serve, args=(settings,), daemon=True
             )
@@ -147,32 +156,9 @@ def run(args: argparse.Namespace) -> int:
         message = f"What is on {page_url}? Summarise it in one line."
         print(f'user: "{message}"\n')
         if args.api == "responses":
-            client.responses.create(
-                model="gpt-4o",
-                input=message,
-                background=True,
-                tools=app.tools.definitions("responses"),  # type: ignore[arg-type]
-            )
+            _start_response(args.source, client, app, settings, message, events_url, secret)
         else:
-            definitions: Any = app.tools.definitions()
-            assistant = client.beta.assistants.create(
-                model="gpt-4o", name="runhook demo", tools=definitions
-            )
-            thread = client.beta.threads.create(messages=[{"role": "user", "content": message}])
-            relay: Relay = (
-                PipelineRelay(app.pipeline(), secret)
-                if args.source == "stream"
-                else HttpRelay(events_url, secret)
-            )
-            if args.source == "poll":
-                created = client.beta.threads.runs.create(
-                    thread_id=thread.id, assistant_id=assistant.id
-                )
-                poller = Poller(MemoryStore(), client, relay, settings.replace(poll_interval_s=0.1))
-                poller.watch(created.id, thread.id)
-                threading.Thread(target=poller.run, kwargs={"burst": True}, daemon=True).start()
-            else:
-                stream_run(client, relay, thread_id=thread.id, assistant_id=assistant.id)
+            _start_run(args.source, client, app, settings, message, events_url, secret)
         deadline = time.monotonic() + args.timeout
         while not done.exists():
             if time.monotonic() > deadline:
@@ -193,6 +179,67 @@ def run(args: argparse.Namespace) -> int:
             server.join(10)
         standin.stop()
         page.shutdown()
+
+
+def _start_response(
+    source: str,
+    client: Any,
+    app: Any,
+    settings: Settings,
+    message: str,
+    events_url: str,
+    secret: str,
+) -> None:
+    """Start the Responses flow: announced by webhooks, streamed, or watched by the poller."""
+    create: dict[str, Any] = {
+        "model": "gpt-4o",
+        "input": message,
+        "tools": app.tools.definitions("responses"),
+    }
+    if source == "stream":
+        relay = PipelineRelay(app.pipeline(), secret, source="stream")
+        threading.Thread(
+            target=stream_response, args=(client, relay), kwargs=create, daemon=True
+        ).start()
+        return
+    response = client.responses.create(background=True, **create)
+    if source == "poll":
+        # the server watches each follow-up in the shared store, so the poller uses it too
+        store = open_store(settings.store_url)
+        poller = Poller(
+            store, client, HttpRelay(events_url, secret), settings.replace(poll_interval_s=0.1)
+        )
+        poller.watch_response(response.id)
+        threading.Thread(target=poller.run, kwargs={"burst": True}, daemon=True).start()
+
+
+def _start_run(
+    source: str,
+    client: Any,
+    app: Any,
+    settings: Settings,
+    message: str,
+    events_url: str,
+    secret: str,
+) -> None:
+    """Start the legacy Assistants flow."""
+    definitions: Any = app.tools.definitions()
+    assistant = client.beta.assistants.create(
+        model="gpt-4o", name="runhook demo", tools=definitions
+    )
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": message}])
+    relay: Relay = (
+        PipelineRelay(app.pipeline(), secret)
+        if source == "stream"
+        else HttpRelay(events_url, secret)
+    )
+    if source == "poll":
+        created = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        poller = Poller(MemoryStore(), client, relay, settings.replace(poll_interval_s=0.1))
+        poller.watch(created.id, thread.id)
+        threading.Thread(target=poller.run, kwargs={"burst": True}, daemon=True).start()
+    else:
+        stream_run(client, relay, thread_id=thread.id, assistant_id=assistant.id)
 
 
 def _wait_ready(url: str, proc: Any, timeout: float) -> None:

@@ -18,18 +18,24 @@ def add_parser(subparsers: Any) -> None:
     """Register ``runhook poll``."""
     parser = subparsers.add_parser(
         "poll",
-        help="relay poller: watch runs and emit their events",
+        help="relay poller: watch runs and background responses and emit their events",
         description=(
-            "Poll the runs on the watch list (kept in RUNHOOK_STORE, filled with --watch, the "
-            "Python API or the server's POST /watch) and emit an event for every status newly "
-            "seen, re-emitting a persisting requires_action. Events go into this process's App "
+            "Poll the runs and background responses on the watch list (kept in RUNHOOK_STORE, "
+            "filled with --watch, the Python API or the server's POST /watch) and emit an event "
+            "for every status newly seen, re-emitting a persisting requires_action (or a "
+            "completed response whose function calls are not answered yet) and following a "
+            "response's follow-ups to the end of its chain. Events go into this process's App "
             "(default) or, with --url, to a runhook server. Intervals start at "
             "openai-poll-after-ms (else RUNHOOK_POLL_INTERVAL_S) and back off to "
             "RUNHOOK_POLL_MAX_INTERVAL_S."
         ),
     )
-    parser.add_argument("--watch", metavar="RUN_ID", help="add this run to the watch list first")
-    parser.add_argument("--thread", metavar="THREAD_ID", help="the thread of --watch")
+    parser.add_argument(
+        "--watch",
+        metavar="ID",
+        help="add this run (with --thread) or background response (resp_…) to the watch list",
+    )
+    parser.add_argument("--thread", metavar="THREAD_ID", help="the thread of a --watch run")
     parser.add_argument("--url", help="emit to this runhook server's /events instead of in-process")
     parser.add_argument("--secret", help="whsec_ secret for --url (default RUNHOOK_WEBHOOK_SECRET)")
     parser.add_argument("--burst", action="store_true", help="return once no watched run is left")
@@ -44,8 +50,11 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Poll until interrupted (or, with --burst, until the watch list is done)."""
-    if bool(args.watch) != bool(args.thread):
-        raise SystemExit("runhook poll: --watch and --thread go together")
+    response = bool(args.watch) and args.watch.startswith("resp_")
+    if response and args.thread:
+        raise SystemExit("runhook poll: a response (resp_…) has no --thread")
+    if not response and bool(args.watch) != bool(args.thread):
+        raise SystemExit("runhook poll: --watch RUN_ID and --thread go together")
     settings = Settings.from_env()
     secret = relay_secret(settings, args.secret, remote=bool(args.url))
     overrides: dict[str, Any] = {
@@ -68,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     poller = Poller(
         app.store, app.openai, relay, app.settings, on_event=EventPrinter(), observer=app.observer
     )
-    if args.watch:
+    if response:
+        poller.watch_response(args.watch)
+    elif args.watch:
         poller.watch(args.watch, args.thread)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

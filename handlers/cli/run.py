@@ -8,6 +8,7 @@ from typing import Any
 from events.config import Settings
 from events.sources.relay import HttpRelay, PipelineRelay, Relay
 from events.sources.stream import stream_run
+from events.sources.stream_responses import stream_response
 from handlers.app import load_app
 from handlers.cli._common import EventPrinter, relay_secret
 
@@ -16,19 +17,31 @@ def add_parser(subparsers: Any) -> None:
     """Register ``runhook run``."""
     parser = subparsers.add_parser(
         "run",
-        help="start a run and relay its stream as events",
+        help="start a response (or run) and relay its stream as events",
         description=(
-            "Add MESSAGE to a thread, start a streamed run of ASSISTANT, and relay every "
-            "streamed run/step/message event as a signed runhook event: into this process's "
-            "App (default: tools run here, outputs are submitted through a stream whose events "
-            "are relayed too) or, with --url, to a runhook server. Prints one line per event."
+            "Responses (default): create a streamed background response for MESSAGE with the "
+            "App's tools and relay its lifecycle events (created, queued, in_progress, "
+            "completed, ...; deltas skipped) as signed runhook events, resuming the stream if "
+            "the connection drops. Assistants (legacy, --api assistants or --assistant): add "
+            "MESSAGE to a thread, start a streamed run of ASSISTANT and relay every run/step/"
+            "message event. Events go into this process's App (default: tools run here, "
+            "follow-ups are streamed and relayed too) or, with --url, to a runhook server. "
+            "Prints one line per event."
         ),
     )
     parser.add_argument(
         "message", help="the user message (scripted-model directives work on the stand-in)"
     )
-    parser.add_argument("--assistant", required=True, help="assistant id (asst_...)")
-    parser.add_argument("--thread", help="existing thread id (default: a new thread)")
+    parser.add_argument(
+        "--api",
+        choices=["responses", "assistants"],
+        default=None,
+        help="the API (default responses; assistants when --assistant is given)",
+    )
+    parser.add_argument("--model", default="gpt-4o", help="model of the response (Responses)")
+    parser.add_argument("--instructions", help="instructions of the response (Responses)")
+    parser.add_argument("--assistant", help="assistant id (asst_...; Assistants)")
+    parser.add_argument("--thread", help="existing thread id (Assistants; default: a new one)")
     parser.add_argument(
         "--url", help="relay to this runhook server's /events instead of in-process"
     )
@@ -37,7 +50,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stream one run and relay it."""
+    """Stream one response (or run) and relay it."""
+    api = args.api or ("assistants" if args.assistant else "responses")
+    if api == "assistants" and not args.assistant:
+        raise SystemExit("runhook run: --api assistants needs --assistant asst_...")
+    if api == "responses" and (args.assistant or args.thread):
+        raise SystemExit("runhook run: --assistant and --thread are Assistants options")
     settings = Settings.from_env()
     secret = relay_secret(settings, args.secret, remote=bool(args.url))
     app = load_app(
@@ -53,6 +71,16 @@ def run(args: argparse.Namespace) -> int:
     relay: Relay = (
         HttpRelay(args.url, secret) if args.url else PipelineRelay(app.pipeline(), secret)
     )
+    if api == "responses":
+        create: dict[str, Any] = {
+            "model": args.model,
+            "input": args.message,
+            "tools": app.tools.definitions("responses"),
+        }
+        if args.instructions:
+            create["instructions"] = args.instructions
+        stream_response(client, relay, on_relayed=EventPrinter(), **create)
+        return 0
     thread_id = args.thread
     if thread_id:
         client.beta.threads.messages.create(thread_id=thread_id, role="user", content=args.message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Literal
 
 from events.config import Settings
 from handlers.app import load_app
@@ -17,16 +17,18 @@ def add_parser(subparsers: Any) -> None:
         help="print or sync the app's tool definitions",
         description=(
             "Print the JSON tool definitions of the App named by RUNHOOK_APP (strict schemas "
-            "built from type hints and docstrings), or with 'sync --assistant asst_...' set "
-            "them as that assistant's tools through the API."
+            "built from type hints and docstrings) in the shape of --api (default responses), "
+            "or with 'sync --assistant asst_...' set them as that legacy assistant's tools "
+            "through the API. The Responses API keeps no tools server-side: each create "
+            "carries them (runhook run and runhook's follow-ups do)."
         ),
     )
     parser.add_argument("action", nargs="?", choices=["print", "sync"], default="print")
     parser.add_argument(
         "--api",
-        choices=["assistants", "responses"],
-        default="assistants",
-        help="definition shape (default assistants)",
+        choices=["responses", "assistants"],
+        default=None,
+        help="definition shape and API (default responses; assistants when --assistant is given)",
     )
     parser.add_argument("--assistant", help="assistant to update (with sync)")
     parser.set_defaults(func=run)
@@ -36,10 +38,20 @@ def run(args: argparse.Namespace) -> int:
     """Print or sync."""
     settings = Settings.from_env()
     app = load_app(settings.app_path)
-    definitions = app.tools.definitions(args.api)
+    api: Literal["assistants", "responses"] = args.api or (
+        "assistants" if args.assistant else "responses"
+    )
+    definitions = app.tools.definitions(api)
     if args.action == "print":
         print(json.dumps(definitions, indent=2))
         return 0
+    if api == "responses":
+        raise SystemExit(
+            "runhook tools sync: the Responses API stores no tools to sync; pass "
+            "app.tools.definitions('responses') as tools= with each responses.create "
+            "(runhook run --api responses does), or sync a legacy assistant with "
+            "--api assistants --assistant asst_..."
+        )
     if not args.assistant:
         raise SystemExit("runhook tools sync: --assistant asst_... is required")
     app.openai.beta.assistants.update(args.assistant, tools=definitions)  # type: ignore[arg-type]

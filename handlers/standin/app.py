@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from handlers.standin.state import TERMINAL, ApiError, RunState, World, content_blocks, new_id
 
@@ -83,9 +84,23 @@ def _body(allowed: set[str]) -> dict[str, Any]:
     return body
 
 
+def query_int(name: str, default: int) -> int:
+    """An integer query parameter; a badly typed one is OpenAI's JSON 400."""
+    raw = request.args.get(name)
+    try:
+        return default if raw is None else int(raw)
+    except ValueError:
+        raise ApiError(
+            400,
+            f"Invalid type for '{name}': expected an integer, but got a string instead.",
+            param=name,
+            code="invalid_type",
+        ) from None
+
+
 def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
     order = request.args.get("order", "desc")
-    limit = max(1, min(100, int(request.args.get("limit", 20))))
+    limit = max(1, min(100, query_int("limit", 20)))
     seq = list(items) if order == "asc" else list(reversed(items))
     ids = [i["id"] for i in seq]
     after, before = request.args.get("after"), request.args.get("before")
@@ -123,6 +138,21 @@ def create_app(world: World) -> Flask:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
         return _error(exc)
+
+    @app.errorhandler(BadRequest)
+    def bad_request(exc: BadRequest) -> Response:
+        return _error(ApiError(400, f"We could not parse the JSON body of your request. ({exc})"))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):
+            return exc
+        if isinstance(exc, TypeError | ValueError):
+            # a body value of the wrong type reached the model: the client's error, as OpenAI
+            # answers it (a JSON 400), never an HTML 500
+            return _error(ApiError(400, f"Invalid request: {exc}", code="invalid_type"))
+        app.logger.exception("stand-in error")
+        return _error(ApiError(500, f"The server had an error processing your request ({exc})."))
 
     @app.errorhandler(404)
     def not_found(_: Exception) -> Response:
@@ -476,6 +506,7 @@ def create_app(world: World) -> Flask:
 
     _ = TERMINAL
     from handlers.standin.responses import register_responses
+    from handlers.standin.webhooks import register_webhooks
 
-    register_responses(app, world)
+    register_responses(app, world, register_webhooks(app, world))
     return app

@@ -1,62 +1,52 @@
-"""The stand-in's Responses API: ``POST /v1/responses``, ``GET /v1/responses/{id}``,
+"""The stand-in's Responses API: ``POST /v1/responses`` (plain, ``background``, ``stream``),
+``GET /v1/responses/{id}`` (also ``?stream=true&starting_after=N`` to resume a stream),
 ``POST /v1/responses/{id}/cancel``, and OpenAI-style webhooks for background responses.
 
-The scripted model is the Assistants one: ``call`` lines become ``function_call`` output items
-of a completed response; a follow-up request with ``previous_response_id`` and one
-``function_call_output`` per call gets a reply quoting the outputs (``<tool>: <output>``). A
-follow-up that leaves a call unanswered gets the real 400 ``No tool output found for function
-call <call_id>.``.
+Every create is checked as the real API checks it (``responses_params``: unknown or badly typed
+parameters, refused combinations such as ``previous_response_id`` with ``conversation``) and
+recorded in ``/_standin/stats`` (``responses[id]["request"]``), so a test sees what each
+follow-up carried. The returned objects follow the spec's ``Response`` schema
+(``responses_objects``).
 
-When a background response ends, a thin ``response.<status>`` event is POSTed to
-``StandinConfig.webhook_url``, signed per Standard Webhooks with ``webhook_secret`` and sent with
-OpenAI's headers; a non-2xx answer is retried with backoff under the same ``webhook-id``, and
-``webhook_duplicate_rate`` of the deliveries are sent twice. Streaming responses are not
-emulated (runhook's Responses path is webhook-driven).
+The scripted model is the Assistants one: ``call`` lines become ``function_call`` output items
+of a completed response. A create whose ``function_call_output`` items answer a response's
+pending calls continues that response's plan, whichever way it names it: by
+``previous_response_id``, by the ``conversation`` it belongs to, or only by the ``call_id``s
+(clients that re-send the whole input, user turn included); the reply quotes the outputs
+(``<tool>: <output>``). A follow-up that leaves a call unanswered gets the real 400 ``No tool
+output found for function call <call_id>.``; an output for a call nobody made gets ``No tool
+call found for function call output with call_id <call_id>.``.
+
+When a background response ends, a thin ``response.<status>`` event is published through
+``handlers.standin.webhooks``: to ``StandinConfig.webhook_url`` and to every endpoint
+registered for that type, signed per Standard Webhooks, retried on non-2xx.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import threading
-import time
-import uuid
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
 from flask import Flask, jsonify, request
 
-from events.signing import sign_headers
+from handlers.standin.app import sse
+from handlers.standin.conversations import Conversations, register_conversations
 from handlers.standin.model import Plan, final_text, plan
-from handlers.standin.state import ApiError, World, new_id
-
-KEYS = {
-    "model",
-    "input",
-    "instructions",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "previous_response_id",
-    "background",
-    "metadata",
-    "store",
-    "stream",
-    "temperature",
-    "top_p",
-    "max_output_tokens",
-    "text",
-    "reasoning",
-    "truncation",
-    "user",
-    "include",
-    "conversation",
-    "prompt",
-    "service_tier",
-}
-USER_AGENT = "OpenAI/1.0 (+https://platform.openai.com/docs/webhooks)"
-RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+from handlers.standin.responses_objects import (
+    finish,
+    function_call_item,
+    message_item,
+    reasoning_item,
+    response_object,
+    with_logprobs,
+)
+from handlers.standin.responses_params import check_create, conversation_id
+from handlers.standin.responses_stream import EventLog, frames
+from handlers.standin.state import TERMINAL, ApiError, World, new_id
+from handlers.standin.webhooks import Webhooks
 
 
 @dataclass
@@ -65,45 +55,104 @@ class ResponseState:
     plan: Plan
     round: int
     answered: list[tuple[str, str]]
+    request: dict[str, Any] = field(default_factory=dict)
     next_at: float | None = None
     names: dict[str, str] = field(default_factory=dict)
+    continued: bool = False
+    log: EventLog | None = None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(
+        str(p.get("text", "")) for p in content or [] if isinstance(p, dict) and "text" in p
+    )
 
 
 def _user_text(items: Any) -> str:
+    """The latest user message's text (the scripted model's directives)."""
     if isinstance(items, str):
         return items
-    texts = []
-    for item in items or []:
-        if isinstance(item, dict) and item.get("role") == "user":
-            content = item.get("content")
-            if isinstance(content, str):
-                texts.append(content)
-            else:
-                texts.extend(str(p.get("text", "")) for p in content or [] if isinstance(p, dict))
-    return "\n".join(texts)
+    texts = [
+        _text_of(item.get("content"))
+        for item in items or []
+        if isinstance(item, dict) and item.get("role") == "user"
+    ]
+    return texts[-1] if texts else ""
+
+
+def _outputs(items: Any) -> dict[str, str]:
+    """``call_id -> output`` of the ``function_call_output`` items of an input."""
+    return {
+        str(i.get("call_id")): _text_of(i.get("output"))
+        for i in (items if isinstance(items, list) else [])
+        if isinstance(i, dict) and i.get("type") == "function_call_output"
+    }
+
+
+def _input_calls(items: Any) -> set[str]:
+    return {
+        str(i.get("call_id"))
+        for i in (items if isinstance(items, list) else [])
+        if isinstance(i, dict) and i.get("type") == "function_call"
+    }
 
 
 class Responses:
     """Background responses and their webhooks, on the shared ``World`` clock and lock."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(
+        self,
+        world: World,
+        conversations: Conversations | None = None,
+        webhooks: Webhooks | None = None,
+    ) -> None:
         self.world = world
+        self.webhooks = webhooks or Webhooks(world)
+        self.conversations = conversations or Conversations(world)
         self.items: dict[str, ResponseState] = {}
+        self.calls: dict[str, str] = {}  # call_id -> the response that made the call
         world.timers.append(self.tick)
 
     def stats(self, rid: str) -> dict[str, Any]:
         table: dict[str, dict[str, Any]] = self.world.stats["responses"]
         return table.setdefault(rid, {"transitions": [], "webhooks": 0, "follow_ups": 0})
 
-    def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        world, now = self.world, self.world.clock()
-        prev_id = body.get("previous_response_id")
+    def _answered_state(
+        self, body: dict[str, Any], base: ResponseState | None
+    ) -> ResponseState | None:
+        """The response whose pending calls this create answers (None: a fresh turn).
+
+        Raises:
+            ApiError: an output answers no call, or ``base`` has a call left unanswered.
+        """
         items = body.get("input")
-        outputs = [
-            i
-            for i in (items if isinstance(items, list) else [])
-            if isinstance(i, dict) and i.get("type") == "function_call_output"
+        given = _outputs(items)
+        made_here = _input_calls(items)
+        for call_id in given:
+            if call_id not in self.calls and call_id not in made_here:
+                raise ApiError(
+                    400,
+                    f"No tool call found for function call output with call_id {call_id}.",
+                    param="input",
+                )
+        if base is not None:
+            for call_id in base.names:
+                if call_id not in given:
+                    raise ApiError(400, f"No tool output found for function call {call_id}.")
+            return base if base.names else None
+        answered = [
+            self.items[rid]
+            for rid in dict.fromkeys(self.calls[c] for c in given if c in self.calls)
+            if not self.items[rid].continued and all(c in given for c in self.items[rid].names)
         ]
+        return max(answered, key=lambda s: s.obj["created_at"], default=None)
+
+    def _base(self, body: dict[str, Any]) -> tuple[ResponseState | None, str | None]:
+        """The response a create continues by name, and its conversation id."""
+        prev_id = body.get("previous_response_id")
+        conv_id = conversation_id(body.get("conversation"))
         if prev_id:
             prev = self.items.get(prev_id)
             if prev is None:
@@ -112,60 +161,81 @@ class Responses:
                     f"Previous response with id '{prev_id}' not found.",
                     param="previous_response_id",
                 )
-            given = {str(o.get("call_id")): str(o.get("output") or "") for o in outputs}
-            for call_id in prev.names:
-                if call_id not in given:
-                    raise ApiError(400, f"No tool output found for function call {call_id}.")
-            answered = prev.answered + [(prev.names[c], given[c]) for c in prev.names]
-            the_plan, round_ = prev.plan, prev.round + (1 if prev.names else 0)
             self.stats(prev_id)["follow_ups"] += 1
-            text = _user_text(items)
-            if text.strip():
-                the_plan, round_, answered = plan(text, body.get("tools") or []), 0, []
-        else:
-            the_plan = plan(
-                _user_text(items),
-                body.get("tools") or [],
-                parallel=body.get("parallel_tool_calls") is not False,
-            )
-            round_, answered = 0, []
-        background = bool(body.get("background"))
-        obj = {
-            "id": new_id("resp_"),
-            "object": "response",
-            "created_at": now,
-            "status": "queued" if background else "in_progress",
-            "background": background,
-            "error": None,
-            "incomplete_details": None,
-            "instructions": body.get("instructions"),
-            "max_output_tokens": body.get("max_output_tokens"),
-            "model": body.get("model") or "gpt-4o",
-            "output": [],
-            "parallel_tool_calls": body.get("parallel_tool_calls", True),
-            "previous_response_id": prev_id,
-            "tools": body.get("tools") or [],
-            "tool_choice": body.get("tool_choice") or "auto",
-            "temperature": 1.0,
-            "top_p": 1.0,
-            "metadata": body.get("metadata") or {},
-            "usage": None,
-            "store": body.get("store", True),
-            "text": {"format": {"type": "text"}},
-            "truncation": "disabled",
-            "reasoning": None,
-            "user": None,
-        }
-        state = ResponseState(obj=obj, plan=the_plan, round=round_, answered=answered)
-        delay = world.config.latency_ms / 1000 + the_plan.sleep_ms / 1000
+            return prev, None
+        if conv_id:
+            latest = self.conversations.get(conv_id).latest
+            return (self.items.get(latest) if latest else None), conv_id
+        return None, None
+
+    def create(self, body: dict[str, Any]) -> ResponseState:
+        """Start a response for a checked create ``body``."""
+        world, now = self.world, self.world.clock()
         with world.changed:
+            base, conv_id = self._base(body)
+            cont = self._answered_state(body, base)
+            if cont is not None:
+                given = _outputs(body.get("input"))
+                answered = cont.answered + [(cont.names[c], given[c]) for c in cont.names]
+                the_plan, round_ = cont.plan, cont.round + 1
+                cont.continued = True
+                if base is None or conv_id:
+                    self.stats(cont.obj["id"])["follow_ups"] += 1
+            else:
+                the_plan = plan(
+                    _user_text(body.get("input")),
+                    body.get("tools") or [],
+                    parallel=body.get("parallel_tool_calls") is not False,
+                )
+                round_, answered = 0, []
+            obj = response_object(
+                body,
+                now=now,
+                previous_response_id=body.get("previous_response_id"),
+                conversation=conv_id,
+            )
+            state = ResponseState(
+                obj=obj, plan=the_plan, round=round_, answered=answered, request=body
+            )
+            if body.get("stream"):
+                state.log = EventLog()
+                state.log.snapshot("response.created", obj)
+                if obj["background"]:
+                    state.log.snapshot("response.queued", obj)
             self.items[obj["id"]] = state
-            self.stats(obj["id"])["transitions"].append([obj["status"], now])
-            state.next_at = now + delay
-            if not background:
+            if conv_id:
+                self.conversations.get(conv_id).latest = obj["id"]
+            record = self.stats(obj["id"])
+            record["request"] = copy.deepcopy(body)
+            record["transitions"].append([obj["status"], now])
+            state.next_at = now + world.config.latency_ms / 1000 + the_plan.sleep_ms / 1000
+            if not obj["background"]:
                 self._finish(state, now)
             world.changed.notify_all()
-            return copy.deepcopy(obj)
+            return state
+
+    def follow(self, rid: str, after: int = -1) -> Iterator[dict[str, Any]]:
+        """The stream events of ``rid`` after sequence number ``after``, until it ends."""
+        state = self.get(rid)
+        log = state.log
+        if log is None:
+            raise ApiError(
+                400,
+                "This response cannot be streamed because it was not created with stream=true.",
+                param="stream",
+            )
+        index = after + 1
+        while True:
+            with self.world.changed:
+                while index >= len(log.events):
+                    ended = state.obj["status"] in TERMINAL
+                    if ended or self.world.stopping:
+                        return
+                    self.world.changed.wait(timeout=0.5)
+                    self.tick(self.world.clock())
+                event = copy.deepcopy(log.events[index])
+            index += 1
+            yield event
 
     def get(self, rid: str) -> ResponseState:
         state = self.items.get(rid)
@@ -200,113 +270,101 @@ class Responses:
     def _finish(self, state: ResponseState, at: float) -> None:
         obj, p = state.obj, state.plan
         state.next_at = None
+        if state.log is not None:
+            state.log.snapshot("response.in_progress", {**obj, "status": "in_progress"})
+        new_items: list[dict[str, Any]] = []
+        thought = reasoning_item(state.request)
+        if thought is not None and not (p.fail is not None and state.round == 0):
+            new_items.append(thought)
         if p.fail is not None and state.round == 0 and not state.answered:
-            obj.update(status="failed", error={"code": p.fail[0], "message": p.fail[1]})
+            obj["error"] = {"code": p.fail[0], "message": p.fail[1]}
+            finish(obj, "failed", at)
         elif state.round < len(p.rounds):
             for call in p.rounds[state.round]:
                 call_id = new_id("call_")
                 state.names[call_id] = call.name
-                obj["output"].append(
-                    {
-                        "type": "function_call",
-                        "id": new_id("fc_"),
-                        "call_id": call_id,
-                        "name": call.name,
-                        "arguments": call.arguments,
-                        "status": "completed",
-                    }
-                )
-            obj["status"] = "completed"
+                self.calls[call_id] = obj["id"]
+                new_items.append(function_call_item(call_id, call.name, call.arguments))
         else:
-            text = final_text(state.answered)
-            obj["output"].append(
-                {
-                    "type": "message",
-                    "id": new_id("msg_"),
-                    "role": "assistant",
-                    "status": "completed",
-                    "content": [{"type": "output_text", "text": text, "annotations": []}],
-                }
-            )
-            obj["status"] = "completed"
-        obj["usage"] = {
-            "input_tokens": 10,
-            "output_tokens": 5,
-            "total_tokens": 15,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens_details": {"reasoning_tokens": 0},
-        }
+            new_items.append(with_logprobs(message_item(final_text(state.answered)), state.request))
+        obj["output"].extend(new_items)
+        if obj["status"] != "failed":
+            finish(obj, "completed", at)
+        if state.log is not None:
+            for index, item in enumerate(new_items):
+                state.log.item(index, item)
+            state.log.snapshot(f"response.{obj['status']}", obj)
+        self._remember(state)
         self.stats(obj["id"])["transitions"].append([obj["status"], at])
+        self.world.changed.notify_all()
         if obj["background"]:
             self._webhook(state)
 
-    def _webhook(self, state: ResponseState) -> None:
-        cfg = self.world.config
-        if not cfg.webhook_url or not cfg.webhook_secret:
+    def _remember(self, state: ResponseState) -> None:
+        """Add a finished response's input and output to its conversation."""
+        conv = state.obj.get("conversation")
+        if not conv:
             return
-        event = {
-            "id": "evt_" + uuid.uuid4().hex[:24],
-            "object": "event",
-            "created_at": int(self.world.clock()),
-            "type": f"response.{state.obj['status']}",
-            "data": {"id": state.obj["id"]},
-        }
-        body = json.dumps(event, separators=(",", ":")).encode()
-        msg_id = "wh_" + uuid.uuid4().hex[:24]
-        copies = 2 if self.world.rng.random() < cfg.webhook_duplicate_rate else 1
-        stats = self.stats(state.obj["id"])
-        for _ in range(copies):
-            threading.Thread(
-                target=self._deliver,
-                args=(cfg.webhook_url, cfg.webhook_secret, msg_id, body, stats),
-                daemon=True,
-                name="standin-webhook",
-            ).start()
+        items = state.request.get("input")
+        if isinstance(items, str):
+            items = [{"type": "message", "role": "user", "content": items}]
+        record = self.conversations.get(conv["id"]).items
+        record.extend(copy.deepcopy(list(items or [])))
+        record.extend(copy.deepcopy(state.obj["output"]))
 
-    def _deliver(
-        self, url: str, secret: str, msg_id: str, body: bytes, stats: dict[str, Any]
-    ) -> None:
-        with httpx2.Client(timeout=15.0, trust_env=False) as client:
-            for delay in (0.0, *RETRY_DELAYS_S):
-                time.sleep(delay)
-                headers = {**sign_headers(secret, body, msg_id=msg_id), "user-agent": USER_AGENT}
-                try:
-                    status = client.post(url, content=body, headers=headers).status_code
-                except httpx2.HTTPError as exc:
-                    status = 0
-                    with self.world.lock:
-                        stats.setdefault("webhook_errors", []).append(
-                            f"{type(exc).__name__}: {exc}"
-                        )
-                with self.world.lock:
-                    stats["webhooks"] += 1
-                    stats.setdefault("webhook_statuses", []).append(status)
-                if 200 <= status < 300:
-                    return
+    def _webhook(self, state: ResponseState) -> None:
+        self.webhooks.publish(
+            f"response.{state.obj['status']}", {"id": state.obj["id"]}, self.stats(state.obj["id"])
+        )
 
 
-def register_responses(app: Flask, world: World) -> None:
-    """Mount the Responses routes on the stand-in app."""
-    responses = Responses(world)
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(
+            400,
+            f"Invalid type for '{name}': expected an integer, but got a string instead.",
+            param=name,
+            code="invalid_type",
+        ) from None
+
+
+def register_responses(app: Flask, world: World, webhooks: Webhooks | None = None) -> Responses:
+    """Mount the Responses (and Conversations) routes; ends are published via ``webhooks``."""
+    conversations = Conversations(world)
+    register_conversations(app, conversations)
+    responses = Responses(world, conversations, webhooks)
 
     @app.post("/v1/responses")
     def create_response() -> Any:
-        body = request.get_json(silent=True) or {}
-        for key in body:
-            if key not in KEYS:
-                raise ApiError(400, f"Unrecognized request argument supplied: {key}")
-        if body.get("stream"):
+        parsed = request.get_json(silent=True)
+        if parsed is None and request.get_data():
             raise ApiError(
                 400,
-                "The stand-in does not emulate streaming responses; use background=true.",
-                param="stream",
+                "We could not parse the JSON body of your request. (HINT: This likely means "
+                "you aren't using your HTTP library correctly.)",
             )
-        return jsonify(responses.create(body))
+        body = check_create(parsed if parsed is not None else {})
+        state = responses.create(body)
+        if body.get("stream"):
+            events = responses.follow(state.obj["id"])
+            cut = world.config.stream_drop_after
+            return sse(frames(itertools.islice(events, cut) if cut is not None else events))
+        return jsonify(copy.deepcopy(state.obj))
 
     @app.get("/v1/responses/<rid>")
     def get_response(rid: str) -> Any:
+        after = _int_arg("starting_after")
+        if request.args.get("stream") == "true":
+            return sse(frames(responses.follow(rid, -1 if after is None else after)))
         return jsonify(copy.deepcopy(responses.get(rid).obj))
 
     @app.post("/v1/responses/<rid>/cancel")
     def cancel_response(rid: str) -> Any:
         return jsonify(responses.cancel(rid))
+
+    return responses

@@ -58,6 +58,8 @@ class StandinConfig:
         webhook_url: where background responses' webhooks go (None: no webhooks).
         webhook_secret: the ``whsec_`` secret signing them.
         webhook_duplicate_rate: fraction of webhooks delivered twice.
+        stream_drop_after: cut every streamed response create after this many events (the
+            connection drops; the response lives on and its stream can be resumed).
     """
 
     latency_ms: int = 0
@@ -70,6 +72,7 @@ class StandinConfig:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_duplicate_rate: float = 0.0
+    stream_drop_after: int | None = None
 
 
 @dataclass
@@ -136,6 +139,11 @@ class World:
                 "outputs_accepted_at": [],
             },
         )
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` was called (readers waiting for events give up)."""
+        return self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -14,8 +14,22 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
 
 @pytest.mark.parametrize(
     "args",
-    [["--source", "webhook"], ["--source", "poll"], ["--source", "stream"], ["--api", "responses"]],
-    ids=["webhook", "poll", "stream", "responses"],
+    [
+        [],
+        ["--source", "poll"],
+        ["--source", "stream"],
+        ["--api", "assistants"],
+        ["--api", "assistants", "--source", "poll"],
+        ["--api", "assistants", "--source", "stream"],
+    ],
+    ids=[
+        "responses-webhook",
+        "responses-poll",
+        "responses-stream",
+        "assistants-webhook",
+        "assistants-poll",
+        "assistants-stream",
+    ],
 )
 def test_demo_completes(args: list[str]) -> None:
     """The demo exits 0 and shows the tool call, the submit and the final answer."""
@@ -28,6 +42,8 @@ def test_demo_completes(args: list[str]) -> None:
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
+    api = "assistants" if "assistants" in args else "responses"
+    assert out.startswith(f"runhook demo: api={api} ")
     assert "tool   fetch_url(url='http://127.0.0.1:" in out
     assert "final answer" in out and "reactive, webhook-driven pipeline" in out
     lines = out.splitlines()

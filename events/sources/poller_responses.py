@@ -1,0 +1,110 @@
+"""The relay poller's Responses half: watching background responses.
+
+A watch entry ``{"response_id", "last_status", "interval"}`` shares the watch list, the
+leases and the backoff of the runs' entries (``events.sources.poller``). Each poll retrieves
+the response and emits ``response.<status>`` (the full Response) for every status newly seen.
+
+A Responses wait is a *completed* response whose output holds ``function_call`` items; the
+response itself never changes again, so the poller is level-triggered on the wait instead: it
+re-emits ``response.completed`` every interval until the wait's key in the store
+(``keys.wait_key``: response id + call ids) is completed, then ends the watch. A lost event
+heals itself, duplicates are harmless. The follow-up response is a new id: the handler that
+creates it puts it on the watch list when the answered response was watched
+(``watch_follow_up``), so the poller follows the chain to its end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from events import keys
+from events.envelope import Event
+from events.store.base import Store
+from events.store.records import Claim, Status
+
+if TYPE_CHECKING:
+    from events.sources.poller import Poller
+
+log = logging.getLogger("runhook.poller")
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
+
+
+def watch_response(store: Store, response_id: str) -> bool:
+    """Put a background response on the watch list; False when it is already watched."""
+    entry = {"response_id": response_id, "last_status": None, "interval": None}
+    result = store.enqueue(
+        keys.watch_key(response_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
+    )
+    return result.value == "new"
+
+
+def watch_follow_up(store: Store, previous_id: str, follow_up_id: str) -> bool:
+    """Watch ``follow_up_id`` when ``previous_id`` is (or was) watched; True if it now is."""
+    if store.get(keys.watch_key(previous_id)) is None:
+        return False
+    watch_response(store, follow_up_id)
+    return True
+
+
+def _call_ids(response: Any) -> list[str]:
+    return [
+        str(item.call_id)
+        for item in response.output or []
+        if getattr(item, "type", None) == "function_call"
+    ]
+
+
+def _answered(store: Store, response_id: str, calls: list[str]) -> bool:
+    record = store.get(keys.wait_key(response_id, calls))
+    return record is not None and record.status is Status.COMPLETED
+
+
+def poll_response(poller: Poller, claim: Claim, entry: dict[str, Any]) -> None:
+    """Poll one watched response (the poller holds ``claim``, its watch entry's lease)."""
+    store, settings = poller.store, poller.settings
+    rid = entry["response_id"]
+    try:
+        raw = poller.client.responses.with_raw_response.retrieve(rid)
+        response = raw.parse()
+    except openai.RateLimitError as exc:
+        retry = float(exc.response.headers.get("retry-after") or settings.poll_interval_s)
+        store.release(claim, retry_in_s=retry)
+        return
+    except openai.NotFoundError:
+        log.warning("watched response is gone", extra={"run_id": rid})
+        store.complete(claim, settings.completed_ttl_s, outcome="gone")
+        return
+    except openai.APIError:
+        log.warning("poll failed", exc_info=True, extra={"run_id": rid})
+        store.release(claim, retry_in_s=settings.poll_max_interval_s)
+        return
+    status = str(response.status)
+    calls = _call_ids(response) if status == "completed" else []
+    if calls and _answered(store, rid, calls):
+        store.complete(claim, settings.completed_ttl_s, outcome="answered")
+        return
+    base = settings.poll_interval_s
+    header = raw.headers.get("openai-poll-after-ms")
+    if header and header.isdigit():
+        base = int(header) / 1000
+    changed = status != entry["last_status"]
+    if changed or calls:
+        ack = poller.emit(Event.create(f"response.{status}", response.model_dump(mode="json")))
+        if not ack.ok and ack.status >= 500:
+            store.release(claim, retry_in_s=base)
+            return
+    if status in TERMINAL and not calls:
+        store.complete(claim, settings.completed_ttl_s, outcome=status)
+        return
+    if calls and _answered(store, rid, calls):
+        store.complete(claim, settings.completed_ttl_s, outcome="answered")
+        return
+    interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
+    interval = min(interval, settings.poll_max_interval_s)
+    entry.update(last_status=status, interval=interval)
+    store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
