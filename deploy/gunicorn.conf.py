@@ -3,9 +3,18 @@
 ``gunicorn -c deploy/gunicorn.conf.py deploy.wsgi:app``: gthread workers, bind
 ``RUNHOOK_BIND``, ``RUNHOOK_WORKERS`` processes of ``RUNHOOK_THREADS`` threads, graceful
 shutdown within ``RUNHOOK_GRACEFUL_TIMEOUT_S`` (handlers drained, unfinished claims released).
+A setting out of its range stops gunicorn with one line naming it (no traceback).
 """
 
 from deploy.runtime import gunicorn_options
 from events.config import Settings
+from events.errors import ConfigError
 
-globals().update(gunicorn_options(Settings.from_env()))
+try:
+    _settings = Settings.from_env()
+except ConfigError as exc:
+    # SystemExit passes gunicorn's "Failed to read config file" handler, which would print a
+    # traceback for any Exception.
+    raise SystemExit(f"runhook: {exc}") from None
+
+globals().update(gunicorn_options(_settings))

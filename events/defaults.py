@@ -15,6 +15,10 @@ MAX_BODY_BYTES = 1024 * 1024
 CLAIM_LEASE_S = 60.0
 """How long a worker owns an inbox entry before another worker may take it over."""
 
+MIN_CLAIM_LEASE_S = 1.0
+"""Shortest lease accepted: the lease is renewed every third of itself, and a renewal needs a
+store round trip, so a shorter lease cannot be held."""
+
 COMPLETED_TTL_S = 7 * 24 * 3600.0
 """How long a processed event id is remembered for de-duplication (OpenAI retries up to 72 h)."""
 
@@ -57,6 +61,10 @@ FETCH_TIMEOUT_S = 10.0
 
 FETCH_MAX_REDIRECTS = 5
 """``fetch_url``: redirects followed at most (each one re-checked)."""
+
+OPENAI_TIMEOUT_S = 30.0
+"""Longest one OpenAI request may take (the SDK's own default is 600 s); a run's remaining
+deadline lowers it per call."""
 
 POLL_INTERVAL_S = 1.0
 """Relay poller: interval when the API sends no ``openai-poll-after-ms``."""
