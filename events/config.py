@@ -92,6 +92,7 @@ _COUNT = Range(1, integer=True)
 RANGES: Mapping[str, Range] = {
     "signature_tolerance_s": _COUNT,
     "max_body_bytes": _COUNT,
+    "body_timeout_s": _POSITIVE,
     "claim_lease_s": Range(
         defaults.MIN_CLAIM_LEASE_S, why="it is renewed every third of itself over the store"
     ),
@@ -155,6 +156,8 @@ class Settings:
     """``module:object`` of the user's App (``RUNHOOK_APP``)."""
     signature_tolerance_s: int = defaults.SIGNATURE_TOLERANCE_S
     max_body_bytes: int = defaults.MAX_BODY_BYTES
+    body_timeout_s: float = defaults.BODY_TIMEOUT_S
+    """Longest a request body may take to arrive (``RUNHOOK_BODY_TIMEOUT_S``); then 408."""
     claim_lease_s: float = defaults.CLAIM_LEASE_S
     completed_ttl_s: float = defaults.COMPLETED_TTL_S
     max_attempts: int = defaults.MAX_ATTEMPTS

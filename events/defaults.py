@@ -12,6 +12,16 @@ SIGNATURE_TOLERANCE_S = 300
 MAX_BODY_BYTES = 1024 * 1024
 """Largest accepted request body on ``POST /events``; larger ones get 413."""
 
+BODY_TIMEOUT_S = 10.0
+"""Longest a request body may take to arrive on ``POST /events``; a slower sender gets 408."""
+
+OVERSIZE_DRAIN_BYTES = 64 * 1024 * 1024
+"""An oversized body up to this size is read (and discarded, a piece at a time) before its 413,
+so a client still sending reads the answer instead of a reset connection."""
+
+BODY_READ_PIECE = 64 * 1024
+"""Bytes read from a request body at a time (what is held beyond the limit at most)."""
+
 CLAIM_LEASE_S = 60.0
 """How long a worker owns an inbox entry before another worker may take it over."""
 

@@ -30,6 +30,7 @@ REFUSED = [
     ("RUNHOOK_MAX_BODY_BYTES", "0", "an integer >= 1"),
     ("RUNHOOK_FETCH_MAX_BYTES", "-1", "an integer >= 1"),
     ("RUNHOOK_SIGNATURE_TOLERANCE_S", "0", "an integer >= 1"),
+    ("RUNHOOK_BODY_TIMEOUT_S", "nan", "a finite number > 0"),
     ("RUNHOOK_CLAIM_LEASE_S", "-1", "a finite number >= 1"),
     ("RUNHOOK_CLAIM_LEASE_S", "nan", "a finite number >= 1"),
     ("RUNHOOK_CLAIM_LEASE_S", "inf", "a finite number >= 1"),
