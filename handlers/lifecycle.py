@@ -25,6 +25,7 @@ from openai.types.beta.threads import TextContentBlock
 
 from events.envelope import Event
 from events.routing import Router
+from events.tokens import shown
 from handlers.context import Context
 
 router = Router()
@@ -118,6 +119,8 @@ def _reason(data: Any) -> str | None:
 
 
 def _publish(ctx: Context, outcome: RunOutcome) -> None:
-    ctx.log.info("run ended: %s", outcome.status, extra={"run_id": outcome.run_id})
+    ctx.log.info(
+        "run ended: %s", shown(outcome.status), extra={"run_id": shown(outcome.run_id, 256)}
+    )
     for hook in ctx.app.outcome_hooks:
         hook(outcome, ctx)

@@ -13,6 +13,7 @@ cancelled or expired. The run is re-read to tell those apart; nothing is retried
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import openai
 
 from events.config import Settings
 from events.envelope import Event
+from events.tokens import is_token
 from handlers.backends.base import (
     Backend,
     PendingCalls,
@@ -52,12 +54,20 @@ def pending_of(run: Any) -> PendingCalls:
         )
     return PendingCalls(
         ref=RunRef(api="assistants", id=run.id, thread_id=run.thread_id),
-        status=str(run.status),
+        status=run.status if is_token(run.status) else "invalid",
         calls=calls,
-        expires_at=float(run.expires_at) if run.expires_at else None,
+        expires_at=_unix(run.expires_at),
         tools=[t.model_dump() if hasattr(t, "model_dump") else t for t in (run.tools or [])],
         raw=run,
     )
+
+
+def _unix(value: object) -> float | None:
+    """``expires_at`` as unix seconds; None when absent or not a finite number (a hostile
+    payload's value is never echoed, not even in a traceback)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value:
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 class AssistantsBackend(Backend):

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from events.config import Settings
 from events.envelope import Event
+from events.tokens import is_token
 from handlers.backends.base import (
     Backend,
     PendingCalls,
@@ -115,7 +116,7 @@ class ResponsesBackend(Backend):
         tools = [_plain(tool) for tool in (response.tools or [])]
         return PendingCalls(
             ref=RunRef(api="responses", id=response.id),
-            status=str(response.status),
+            status=str(response.status) if is_token(response.status) else "invalid",
             calls=calls,
             expires_at=None,
             tools=tools,
