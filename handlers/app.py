@@ -175,6 +175,7 @@ class App(Router):
                     api_key=self.settings.openai_api_key,
                     base_url=self.settings.openai_base_url,
                     webhook_secret=self.settings.openai_webhook_secret,
+                    timeout=self.settings.openai_timeout_s,
                 )
             return self._openai
 

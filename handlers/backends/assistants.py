@@ -32,7 +32,7 @@ from handlers.backends.base import (
     ToolCall,
     ToolOutput,
 )
-from handlers.backends.retry import with_retries
+from handlers.backends.retry import request_timeout, with_retries
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -117,12 +117,17 @@ class AssistantsBackend(Backend):
             raise ValueError(f"run {ref.id}: a thread id is needed to retrieve it")
         thread_id = ref.thread_id
         run = with_retries(
-            lambda: self.client.beta.threads.runs.retrieve(ref.id, thread_id=thread_id),
+            lambda: self.client.beta.threads.runs.retrieve(
+                ref.id, thread_id=thread_id, timeout=self._timeout(deadline)
+            ),
             deadline=deadline,
             what=f"retrieve {ref.id}",
             clock=self.clock,
         )
         return pending_of(run)
+
+    def _timeout(self, deadline: float | None) -> float:
+        return request_timeout(deadline, self.settings.openai_timeout_s, self.clock)
 
     def submit(
         self,
@@ -150,6 +155,7 @@ class AssistantsBackend(Backend):
                     ref.id,
                     thread_id=thread_id,
                     tool_outputs=tool_outputs,  # type: ignore[arg-type]
+                    timeout=self._timeout(deadline),
                 )
 
         try:

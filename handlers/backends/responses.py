@@ -45,7 +45,7 @@ from handlers.backends.base import (
     ToolCall,
     ToolOutput,
 )
-from handlers.backends.retry import not_processed, with_retries
+from handlers.backends.retry import not_processed, request_timeout, with_retries
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -83,6 +83,9 @@ class ResponsesBackend(Backend):
         self.settings = settings
         self.clock = clock
 
+    def _timeout(self, deadline: float | None) -> float:
+        return request_timeout(deadline, self.settings.openai_timeout_s, self.clock)
+
     def ref(self, event: Event) -> RunRef:
         """The response an event is about."""
         return RunRef(api="responses", id=event.object_id)
@@ -99,7 +102,7 @@ class ResponsesBackend(Backend):
 
         try:
             response = with_retries(
-                lambda: self.client.responses.retrieve(ref.id),
+                lambda: self.client.responses.retrieve(ref.id, timeout=self._timeout(deadline)),
                 deadline=deadline,
                 what=f"retrieve {ref.id}",
                 clock=self.clock,
@@ -158,7 +161,7 @@ class ResponsesBackend(Backend):
                 kwargs["instructions"] = previous.instructions
         try:
             follow_up = with_retries(
-                lambda: self.client.responses.create(**kwargs),
+                lambda: self.client.responses.create(**kwargs, timeout=self._timeout(deadline)),
                 deadline=deadline,
                 what=f"follow-up of {pending.ref.id}",
                 retry_if=not_processed,
