@@ -121,7 +121,7 @@ class TestEnvelope:
 
 
 class TestWebhook:
-    @settings(max_examples=examples(2_000))
+    @settings(max_examples=examples(1_800))
     @given(signed(), st.randoms(use_true_random=False))
     def test_post_events(
         self, app: App, delivery: tuple[bytes, dict[str, str]], rnd: Random
@@ -143,7 +143,7 @@ class TestWebhook:
 
 
 class TestServerless:
-    @settings(max_examples=examples(2_000))
+    @settings(max_examples=examples(1_800))
     @given(signed(), st.booleans(), st.randoms(use_true_random=False))
     def test_lambda_http(
         self, sync_app: App, delivery: tuple[bytes, dict[str, str]], b64: bool, rnd: Random
@@ -190,7 +190,7 @@ class TestServerless:
         assert set(reply) == {"batchItemFailures"}
         assert_clean(logs.text())
 
-    @settings(max_examples=examples(2_000))
+    @settings(max_examples=examples(1_800))
     @given(signed(), st.booleans(), st.randoms(use_true_random=False))
     def test_pubsub(
         self, sync_app: App, delivery: tuple[bytes, dict[str, str]], b64: bool, rnd: Random

@@ -67,7 +67,7 @@ def exchange(server: Gunicorn, data: bytes) -> int:
     return int(reply.split(b" ", 2)[1])
 
 
-@settings(max_examples=300 if FUZZ else 20)
+@settings(max_examples=250 if FUZZ else 20)
 @given(
     signed(), st.sampled_from(["length", "chunked", "broken"]), st.randoms(use_true_random=False)
 )
