@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench bench-quick soak clean services
+.PHONY: demo test lint typecheck pytest fuzz bench bench-quick soak clean services
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term:skip-covered
+
+## fuzz: the fuzz suite with many more examples (make test runs 200 per fuzz test)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz nice $(BIN)/pytest tests/fuzz -q -p no:cacheprovider
 
 ## services: make sure the binaries the suite starts for itself are present (redis-server, chromium)
 services:

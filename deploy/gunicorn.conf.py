@@ -5,10 +5,19 @@
 shutdown within ``RUNHOOK_GRACEFUL_TIMEOUT_S`` (handlers drained, unfinished claims released).
 With ``RUNHOOK_METRICS=1`` the workers share their metrics through ``PROMETHEUS_MULTIPROC_DIR``
 (a fresh temporary directory unless set), cleaned per worker on exit (``child_exit``).
+A setting out of its range stops gunicorn with one line naming it (no traceback).
 """
 
 from deploy.runtime import gunicorn_options, prepare_metrics
 from events.config import Settings
+from events.errors import ConfigError
 
-prepare_metrics(Settings.from_env())  # before the fork: the workers share one metrics directory
-globals().update(gunicorn_options(Settings.from_env()))
+try:
+    _settings = Settings.from_env()
+except ConfigError as exc:
+    # SystemExit passes gunicorn's "Failed to read config file" handler, which would print a
+    # traceback for any Exception.
+    raise SystemExit(f"runhook: {exc}") from None
+
+prepare_metrics(_settings)  # before the fork: the workers share one metrics directory
+globals().update(gunicorn_options(_settings))

@@ -4,6 +4,12 @@
 receives a ``Settings`` (or plain keyword arguments). Every field has a default in
 ``events.defaults`` and can be overridden by a ``RUNHOOK_<FIELD>`` variable (upper case), e.g.
 ``RUNHOOK_TOOL_TIMEOUT_S=30``.
+
+Every value is checked when a ``Settings`` is built (from the environment, from keyword
+arguments, or by ``replace``): a number out of its range (``RANGES``), an empty webhook key or a
+secret that does not decode raises ``ConfigError`` with one line naming the variable and what
+it allows. An unknown ``RUNHOOK_*`` variable is kept in ``Settings.extra`` for user code; when
+its name is close to a setting's, a warning names that setting.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import difflib
+import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -19,25 +28,93 @@ from typing import Any
 from events import defaults
 from events.errors import ConfigError
 
+log = logging.getLogger("runhook.config")
+
 
 def decode_secret(secret: str) -> bytes:
     """Return the HMAC key bytes of a Standard Webhooks secret.
 
-    ``whsec_<base64>`` is decoded (the form OpenAI and Standard Webhooks hand out); any other
-    string is used as its UTF-8 bytes, as the openai SDK does.
+    ``whsec_<base64>`` is decoded, padded or not (the form OpenAI and Standard Webhooks hand
+    out); any other string is used as its UTF-8 bytes, as the openai SDK does.
 
     Raises:
-        ConfigError: a ``whsec_`` secret whose remainder is not valid base64.
+        ConfigError: a ``whsec_`` secret whose remainder is not valid base64, or a secret whose
+            key is empty (anyone could sign with it).
     """
     if secret.startswith("whsec_"):
+        encoded = secret[len("whsec_") :]
         try:
-            return base64.b64decode(secret[len("whsec_") :], validate=True)
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
         except (binascii.Error, ValueError):
             raise ConfigError(
                 "a webhook secret starts with 'whsec_' but the rest is not valid base64; "
                 "copy the whole secret as it was issued"
             ) from None
-    return secret.encode("utf-8")
+    else:
+        key = secret.encode("utf-8")
+    if not key:
+        raise ConfigError(
+            "a webhook secret has an empty key, so anyone could sign; "
+            "copy the whole whsec_... secret as it was issued"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting allows: ``minimum`` and up, finite, integral if ``integer``."""
+
+    minimum: float
+    integer: bool = False
+    inclusive: bool = True
+    why: str = ""
+
+    def allows(self, value: object) -> bool:
+        """Whether ``value`` is of the right type and in range (bools are not numbers here)."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        if not math.isfinite(value):
+            return False
+        return value >= self.minimum if self.inclusive else value > self.minimum
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a finite number"
+        bound = f"{'>=' if self.inclusive else '>'} {self.minimum:g}"
+        return f"{kind} {bound}{f' ({self.why})' if self.why else ''}"
+
+
+_POSITIVE = Range(0, inclusive=False)
+_COUNT = Range(1, integer=True)
+
+#: the allowed range of every numeric setting
+RANGES: Mapping[str, Range] = {
+    "signature_tolerance_s": _COUNT,
+    "max_body_bytes": _COUNT,
+    "body_timeout_s": _POSITIVE,
+    "claim_lease_s": Range(
+        defaults.MIN_CLAIM_LEASE_S, why="it is renewed every third of itself over the store"
+    ),
+    "completed_ttl_s": _POSITIVE,
+    "max_attempts": _COUNT,
+    "retry_backoff_s": Range(0),
+    "sweep_interval_s": _POSITIVE,
+    "worker_threads": _COUNT,
+    "worker_queue_size": _COUNT,
+    "tool_timeout_s": _POSITIVE,
+    "tool_concurrency": _COUNT,
+    "deadline_margin_s": Range(0),
+    "fetch_max_bytes": _COUNT,
+    "fetch_timeout_s": _POSITIVE,
+    "openai_timeout_s": _POSITIVE,
+    "poll_interval_s": _POSITIVE,
+    "poll_max_interval_s": _POSITIVE,
+    "workers": _COUNT,
+    "threads": _COUNT,
+    "graceful_timeout_s": Range(1, why="gunicorn counts whole seconds"),
+    "request_timeout_s": Range(1, why="gunicorn counts whole seconds; 0 would turn it off"),
+}
 
 
 #: Settings fields read from a variable that is not ``RUNHOOK_<FIELD>`` (the usual OpenAI
@@ -87,6 +164,8 @@ class Settings:
     """``module:object`` of the user's App (``RUNHOOK_APP``)."""
     signature_tolerance_s: int = defaults.SIGNATURE_TOLERANCE_S
     max_body_bytes: int = defaults.MAX_BODY_BYTES
+    body_timeout_s: float = defaults.BODY_TIMEOUT_S
+    """Longest a request body may take to arrive (``RUNHOOK_BODY_TIMEOUT_S``); then 408."""
     claim_lease_s: float = defaults.CLAIM_LEASE_S
     completed_ttl_s: float = defaults.COMPLETED_TTL_S
     max_attempts: int = defaults.MAX_ATTEMPTS
@@ -101,6 +180,8 @@ class Settings:
     """Hosts or networks ``fetch_url`` may reach although they are private/loopback."""
     fetch_max_bytes: int = defaults.FETCH_MAX_BYTES
     fetch_timeout_s: float = defaults.FETCH_TIMEOUT_S
+    openai_timeout_s: float = defaults.OPENAI_TIMEOUT_S
+    """Ceiling of every OpenAI request; a run's remaining deadline lowers it."""
     poll_interval_s: float = defaults.POLL_INTERVAL_S
     poll_max_interval_s: float = defaults.POLL_MAX_INTERVAL_S
     poll_token: str | None = None
@@ -134,6 +215,32 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict)
     """Any other ``RUNHOOK_*`` variable, for user code."""
 
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work (see ``RANGES`` and ``decode_secret``).
+
+        Raises:
+            ConfigError: one line naming the variable and what it allows.
+        """
+        for name, allowed in RANGES.items():
+            value = getattr(self, name)
+            if not allowed.allows(value):
+                raise ConfigError(f"{env_var(name)}={value!r} is not allowed: use {allowed}")
+        if isinstance(self.webhook_secrets, str):
+            raise ConfigError(
+                f"{defaults.ENV_WEBHOOK_SECRET}: webhook_secrets must be a tuple of secrets, "
+                "not one string"
+            )
+        for name, secrets in (
+            ("webhook_secrets", self.webhook_secrets),
+            ("openai_webhook_secret", (self.openai_webhook_secret or "",)),
+        ):
+            for secret in secrets:
+                if secret or name == "webhook_secrets":
+                    try:
+                        decode_secret(secret)
+                    except ConfigError as exc:
+                        raise ConfigError(f"{env_var(name)}: {exc}") from None
+
     @property
     def all_webhook_secrets(self) -> tuple[str, ...]:
         """Every secret an inbound signature may match: runhook's own, then OpenAI's."""
@@ -155,7 +262,8 @@ class Settings:
             **overrides: field values that win over the environment.
 
         Raises:
-            ConfigError: a variable has a value of the wrong type, or a secret is malformed.
+            ConfigError: a variable has a value of the wrong type or out of its range, or a
+                secret is malformed.
         """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -172,13 +280,25 @@ class Settings:
             if name in known and name not in direct and name != "extra":
                 values[name] = _coerce(var, raw, known[name].type)
             else:
+                _warn_unknown(var)
                 extra[var] = raw
         values["extra"] = extra
         values.update(overrides)
-        settings = cls(**values)
-        for secret in settings.all_webhook_secrets:
-            decode_secret(secret)
-        return settings
+        return cls(**values)
+
+
+def _warn_unknown(var: str) -> None:
+    known = [env_var(f.name) for f in fields(Settings) if f.name != "extra"]
+    nearest = difflib.get_close_matches(var, known, n=1, cutoff=0.75)
+    if nearest:
+        log.warning(
+            "%s is not a runhook setting; did you mean %s? (kept in Settings.extra)",
+            var,
+            nearest[0],
+            extra={"variable": var, "nearest": nearest[0]},
+        )
+    else:
+        log.debug("%s is not a runhook setting; kept in Settings.extra", var)
 
 
 def _coerce(var: str, raw: str, type_: Any) -> Any:

@@ -12,6 +12,16 @@ SIGNATURE_TOLERANCE_S = 300
 MAX_BODY_BYTES = 1024 * 1024
 """Largest accepted request body on ``POST /events``; larger ones get 413."""
 
+BODY_TIMEOUT_S = 10.0
+"""Longest a request body may take to arrive on ``POST /events``; a slower sender gets 408."""
+
+OVERSIZE_DRAIN_BYTES = 64 * 1024 * 1024
+"""An oversized body up to this size is read (and discarded, a piece at a time) before its 413,
+so a client still sending reads the answer instead of a reset connection."""
+
+BODY_READ_PIECE = 64 * 1024
+"""Bytes read from a request body at a time (what is held beyond the limit at most)."""
+
 CLAIM_LEASE_S = 60.0
 """How long a worker owns an inbox entry or a wait before another worker may take it over.
 The holder renews it every quarter of this (``LEASE_RENEW_FRACTION``), so only a holder that
@@ -19,6 +29,10 @@ stopped renewing for three quarters of it (dead, or stalled that long) loses it.
 
 LEASE_RENEW_FRACTION = 1 / 4
 """A held lease is renewed after this fraction of it has passed."""
+
+MIN_CLAIM_LEASE_S = 1.0
+"""Shortest lease accepted: the lease is renewed every third of itself, and a renewal needs a
+store round trip, so a shorter lease cannot be held."""
 
 COMPLETED_TTL_S = 7 * 24 * 3600.0
 """How long a processed event id is remembered for de-duplication (OpenAI retries up to 72 h)."""
@@ -69,6 +83,10 @@ FETCH_TIMEOUT_S = 10.0
 
 FETCH_MAX_REDIRECTS = 5
 """``fetch_url``: redirects followed at most (each one re-checked)."""
+
+OPENAI_TIMEOUT_S = 30.0
+"""Longest one OpenAI request may take (the SDK's own default is 600 s); a run's remaining
+deadline lowers it per call."""
 
 POLL_INTERVAL_S = 1.0
 """Relay poller: interval when the API sends no ``openai-poll-after-ms``."""

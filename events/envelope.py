@@ -18,6 +18,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events.errors import MalformedEvent
+from events.tokens import MAX_TOKEN, is_token, shown
+
+#: deepest nesting of arrays and objects accepted (OpenAI payloads stay far below)
+MAX_DEPTH = 64
+
+
+def _check_depth(obj: Any) -> None:
+    """Refuse nesting deeper than ``MAX_DEPTH``, a level at a time (no recursion to exhaust)."""
+    level: list[Any] = [obj]
+    for _ in range(MAX_DEPTH):
+        below: list[Any] = []
+        for node in level:
+            values = node.values() if type(node) is dict else node
+            below += [v for v in values if type(v) is dict or type(v) is list]
+        if not below:
+            return
+        level = below
+    raise MalformedEvent(f"body is nested deeper than {MAX_DEPTH} levels")
 
 
 def _freeze_check(data: Any) -> Mapping[str, Any]:
@@ -49,18 +67,27 @@ class Event:
         """Parse an envelope from its JSON bytes.
 
         Raises:
-            MalformedEvent: the body is not JSON, not an object, or a required field is missing
-                or of the wrong type. The message names the field.
+            MalformedEvent: the body is not JSON (including nesting too deep to parse and
+                integers over Python's 4,300-digit limit), not an object, nested deeper than
+                ``MAX_DEPTH``, or a required field is missing or of the wrong type. The message
+                names the field and never quotes the body.
         """
-        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         try:
+            raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
             obj = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             raise MalformedEvent(
-                f"body is not valid JSON ({exc.__class__.__name__}: {exc})"
+                f"body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
             ) from None
+        except UnicodeError:
+            raise MalformedEvent("body is not valid UTF-8 JSON") from None
+        except RecursionError:
+            raise MalformedEvent(f"body is nested deeper than {MAX_DEPTH} levels") from None
+        except ValueError:  # e.g. an integer of more than 4,300 digits
+            raise MalformedEvent("body is not valid JSON (a number is out of range)") from None
         if not isinstance(obj, dict):
             raise MalformedEvent(f"body must be a JSON object, got {type(obj).__name__}")
+        _check_depth(obj)
         return cls.from_dict(obj, raw=raw)
 
     @classmethod
@@ -71,19 +98,24 @@ class Event:
             MalformedEvent: a required field is missing or of the wrong type.
         """
         for name in ("id", "type"):
-            value = obj.get(name)
-            if not isinstance(value, str) or not value:
-                raise MalformedEvent(f"'{name}' must be a non-empty string")
+            if not is_token(obj.get(name)):
+                raise MalformedEvent(
+                    f"'{name}' must be a non-empty string of at most {MAX_TOKEN} letters, "
+                    f"digits or _ . : - (got {shown(obj.get(name))})"
+                )
         if obj.get("object", "event") != "event":
-            raise MalformedEvent(f"'object' must be \"event\", got {obj.get('object')!r}")
+            raise MalformedEvent(f"'object' must be \"event\", got {shown(obj.get('object'))}")
         created_at = obj.get("created_at")
         if isinstance(created_at, bool) or not isinstance(created_at, int):
             raise MalformedEvent("'created_at' must be an integer unix timestamp")
         if "data" not in obj:
             raise MalformedEvent("'data' is missing")
         data = _freeze_check(obj["data"])
-        if not isinstance(data.get("id"), str) or not data["id"]:
-            raise MalformedEvent("'data.id' must be a non-empty string")
+        if not is_token(data.get("id")):
+            raise MalformedEvent(
+                f"'data.id' must be a non-empty string of at most {MAX_TOKEN} letters, digits "
+                f"or _ . : - (got {shown(data.get('id'))})"
+            )
         event = cls(id=obj["id"], type=obj["type"], created_at=created_at, data=data)
         body = raw if raw is not None else event.to_json()
         object.__setattr__(event, "raw", body)

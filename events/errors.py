@@ -6,6 +6,8 @@
     ├── DeliveryError(status)         an inbound delivery is refused; .status is the HTTP answer
     │   ├── SignatureError      401   missing/invalid signature or timestamp; .reason says which
     │   ├── MalformedEvent      400   body is not a JSON event envelope
+    │   ├── UnreadableBody      400   the body's framing is broken or it ended early
+    │   ├── RequestTimeout      408   the body did not arrive in time
     │   ├── PayloadTooLarge     413   body above the configured limit
     │   ├── UnsupportedMediaType 415  content type is not JSON
     │   └── PayloadConflict     409   an event id was reused with a different body
@@ -56,6 +58,20 @@ class MalformedEvent(DeliveryError):
 
     status = 400
     code = "malformed_event"
+
+
+class UnreadableBody(DeliveryError):
+    """The body could not be read: broken chunked framing, or fewer bytes than declared (400)."""
+
+    status = 400
+    code = "unreadable_body"
+
+
+class RequestTimeout(DeliveryError):
+    """The body did not arrive within ``RUNHOOK_BODY_TIMEOUT_S`` (408)."""
+
+    status = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(DeliveryError):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from events.config import decode_secret
 from events.defaults import SIGNATURE_TOLERANCE_S
 from events.errors import ConfigError, SignatureError
+from events.tokens import MAX_TOKEN, is_token
 
 HEADER_ID = "webhook-id"
 HEADER_TIMESTAMP = "webhook-timestamp"
@@ -98,6 +99,11 @@ def verify(
         if not lower.get(name, "").strip():
             raise SignatureError(f"missing {name} header")
     msg_id = lower[HEADER_ID].strip()
+    if not is_token(msg_id):
+        raise SignatureError(
+            f"{HEADER_ID} must be at most {MAX_TOKEN} letters, digits or _ . : - "
+            f"(got {len(msg_id)} characters)"
+        )
     raw_ts = lower[HEADER_TIMESTAMP].strip()
     try:
         timestamp = int(raw_ts)

@@ -209,6 +209,7 @@ class App(Router):
                     base_url=self.settings.openai_base_url,
                     webhook_secret=self.settings.openai_webhook_secret,
                     **options,
+                    timeout=self.settings.openai_timeout_s,
                 )
             return self._openai
 

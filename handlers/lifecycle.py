@@ -34,6 +34,7 @@ from events.envelope import Event
 from events.errors import RetryLater
 from events.routing import Router
 from events.store.records import Status
+from events.tokens import shown
 from handlers.context import Context
 
 router = Router()
@@ -116,7 +117,9 @@ def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunO
             outcome, done = build(), 0
         else:
             outcome, done = RunOutcome(**saved["outcome"]), int(saved["hooks"])
-        ctx.log.info("run ended: %s", outcome.status, extra={"run_id": outcome.run_id})
+        ctx.log.info(
+            "run ended: %s", shown(outcome.status), extra={"run_id": shown(outcome.run_id, 256)}
+        )
         hooks = ctx.app.outcome_hooks
         for i in range(done, len(hooks)):
             try:

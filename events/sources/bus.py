@@ -98,7 +98,7 @@ def unwrap_sns(body: bytes, attributes: Mapping[str, str]) -> tuple[bytes, dict[
     """
     try:
         wrapped = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, too deep, a number too long: not SNS
         return body, dict(attributes)
     if not (
         isinstance(wrapped, dict)
@@ -107,7 +107,8 @@ def unwrap_sns(body: bytes, attributes: Mapping[str, str]) -> tuple[bytes, dict[
     ):
         return body, dict(attributes)
     merged = dict(attributes)
-    for name, attribute in (wrapped.get("MessageAttributes") or {}).items():
+    extra = wrapped.get("MessageAttributes")
+    for name, attribute in (extra if isinstance(extra, dict) else {}).items():
         if isinstance(attribute, dict) and "Value" in attribute:
             merged[name] = str(attribute["Value"])
     return wrapped["Message"].encode(), merged

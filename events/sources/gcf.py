@@ -79,7 +79,7 @@ def push_message(body: bytes) -> Mapping[str, Any] | None:
     """The ``message`` of a Pub/Sub push body, or None when ``body`` is not one."""
     try:
         wrapper = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, too deep, a number too long: not a push
         return None
     if not isinstance(wrapper, dict) or "subscription" not in wrapper:
         return None

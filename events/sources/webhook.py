@@ -3,8 +3,10 @@
 An adapter only: it turns a ``flask.Request`` into a ``Delivery``, calls ``pipeline.accept`` and
 turns the ``Ack`` into a JSON response. The status codes are the pipeline's (see
 ``events.pipeline``); the body is read once, as raw bytes, because the signature covers exactly
-those bytes. A declared ``Content-Length`` above the limit is refused before the body is read.
-Logs carry ids and reasons only, never the payload.
+those bytes. The body is read a piece at a time within ``RUNHOOK_MAX_BODY_BYTES`` and
+``RUNHOOK_BODY_TIMEOUT_S`` (``events.sources.body``): an oversized body gets 413, a slow one
+408, broken framing or a short body 400, all as JSON. Logs carry ids and reasons only, never
+the payload.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Flask, Response, request
 
-from events.errors import PayloadTooLarge, StoreError
+from events.errors import DeliveryError, StoreError
 from events.pipeline import Pipeline
 from events.sources import Ack, Delivery
+from events.sources.body import Watchdog, read_body
 
 log = logging.getLogger("runhook.webhook")
 
@@ -35,16 +38,30 @@ def events_blueprint(pipeline: Pipeline, *, draining: Draining | None = None) ->
     """
     bp = Blueprint("runhook_events", __name__)
     limit = pipeline.settings.max_body_bytes
+    timeout_s = pipeline.settings.body_timeout_s
+    watchdog = Watchdog()
 
     @bp.post("/events")
     def receive() -> Response:
-        length = request.content_length
-        if length is not None and length > limit:
-            exc = PayloadTooLarge(
-                f"body is {length} bytes; the limit is {limit} (RUNHOOK_MAX_BODY_BYTES)"
+        sock = request.environ.get("gunicorn.socket")
+        watch = watchdog.arm(sock, timeout_s) if sock is not None else None
+        try:
+            body = read_body(
+                request.stream,
+                limit=limit,
+                declared=request.content_length,
+                watch=watch,
+                timeout_s=timeout_s,
+            )
+        except DeliveryError as exc:
+            log.warning(
+                "delivery refused",
+                extra={"source": "webhook", "status": exc.status, "reason": exc.reason},
             )
             return flask_response(Ack.refused(exc))
-        body = request.get_data(cache=False)
+        finally:
+            if watch is not None:
+                watchdog.disarm(watch)
         delivery = Delivery(
             body=body,
             headers=dict(request.headers.items()),

@@ -13,6 +13,7 @@ cancelled or expired. The run is re-read to tell those apart; nothing is retried
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import openai
 
 from events.config import Settings
 from events.envelope import Event
+from events.tokens import is_token
 from handlers.backends.base import (
     Backend,
     PendingCalls,
@@ -30,7 +32,7 @@ from handlers.backends.base import (
     ToolCall,
     ToolOutput,
 )
-from handlers.backends.retry import with_retries
+from handlers.backends.retry import request_timeout, with_retries
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -52,12 +54,20 @@ def pending_of(run: Any) -> PendingCalls:
         )
     return PendingCalls(
         ref=RunRef(api="assistants", id=run.id, thread_id=run.thread_id),
-        status=str(run.status),
+        status=run.status if is_token(run.status) else "invalid",
         calls=calls,
-        expires_at=float(run.expires_at) if run.expires_at else None,
+        expires_at=_unix(run.expires_at),
         tools=[t.model_dump() if hasattr(t, "model_dump") else t for t in (run.tools or [])],
         raw=run,
     )
+
+
+def _unix(value: object) -> float | None:
+    """``expires_at`` as unix seconds; None when absent or not a finite number (a hostile
+    payload's value is never echoed, not even in a traceback)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value:
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 class AssistantsBackend(Backend):
@@ -107,12 +117,17 @@ class AssistantsBackend(Backend):
             raise ValueError(f"run {ref.id}: a thread id is needed to retrieve it")
         thread_id = ref.thread_id
         run = with_retries(
-            lambda: self.client.beta.threads.runs.retrieve(ref.id, thread_id=thread_id),
+            lambda: self.client.beta.threads.runs.retrieve(
+                ref.id, thread_id=thread_id, timeout=self._timeout(deadline)
+            ),
             deadline=deadline,
             what=f"retrieve {ref.id}",
             clock=self.clock,
         )
         return pending_of(run)
+
+    def _timeout(self, deadline: float | None) -> float:
+        return request_timeout(deadline, self.settings.openai_timeout_s, self.clock)
 
     def submit(
         self,
@@ -140,6 +155,7 @@ class AssistantsBackend(Backend):
                     ref.id,
                     thread_id=thread_id,
                     tool_outputs=tool_outputs,  # type: ignore[arg-type]
+                    timeout=self._timeout(deadline),
                 )
 
         try:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from events.config import Settings
 from events.envelope import Event
 from events.errors import StreamDropped
+from events.tokens import is_token
 from handlers.backends.base import (
     Backend,
     PendingCalls,
@@ -48,7 +49,7 @@ from handlers.backends.base import (
     ToolOutput,
 )
 from handlers.backends.follow_up import carried_settings, conversation_of
-from handlers.backends.retry import not_processed, with_retries
+from handlers.backends.retry import not_processed, request_timeout, with_retries
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -101,6 +102,9 @@ class ResponsesBackend(Backend):
         self.continuation = continuation
         self.clock = clock
 
+    def _timeout(self, deadline: float | None) -> float:
+        return request_timeout(deadline, self.settings.openai_timeout_s, self.clock)
+
     def ref(self, event: Event) -> RunRef:
         """The response an event is about."""
         return RunRef(api="responses", id=event.object_id)
@@ -117,7 +121,7 @@ class ResponsesBackend(Backend):
 
         try:
             response = with_retries(
-                lambda: self.client.responses.retrieve(ref.id),
+                lambda: self.client.responses.retrieve(ref.id, timeout=self._timeout(deadline)),
                 deadline=deadline,
                 what=f"retrieve {ref.id}",
                 clock=self.clock,
@@ -134,7 +138,7 @@ class ResponsesBackend(Backend):
         tools = [_plain(tool) for tool in (response.tools or [])]
         return PendingCalls(
             ref=RunRef(api="responses", id=response.id),
-            status=str(response.status),
+            status=str(response.status) if is_token(response.status) else "invalid",
             calls=calls,
             expires_at=None,
             tools=tools,
@@ -180,7 +184,7 @@ class ResponsesBackend(Backend):
         def create() -> str:
             if continuation is not None:
                 return continuation(self.client, kwargs)
-            return str(self.client.responses.create(**kwargs).id)
+            return str(self.client.responses.create(**kwargs, timeout=self._timeout(deadline)).id)
 
         try:
             follow_up = with_retries(

@@ -5,6 +5,10 @@ The SDK's own retries know nothing of a run's deadline, so backends call the SDK
 with exponential backoff (0.5 s · 2ⁿ, capped at 8 s, with jitter), honouring ``retry-after-ms``,
 ``retry-after`` and ``openai-poll-after-ms`` when the server sends them, and never sleeping past
 the deadline: when the next attempt could not start before it, the last error is raised.
+
+``request_timeout`` gives each request its own timeout: what is left of the run's deadline,
+never more than ``RUNHOOK_OPENAI_TIMEOUT_S`` (the SDK's own default is 600 s, longer than a
+run's whole window).
 """
 
 from __future__ import annotations
@@ -25,6 +29,20 @@ T = TypeVar("T")
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 BASE_DELAY_S = 0.5
 MAX_DELAY_S = 8.0
+
+
+#: shortest timeout a request is given, even past the deadline (its one last attempt)
+MIN_REQUEST_TIMEOUT_S = 1.0
+
+
+def request_timeout(
+    deadline: float | None, ceiling: float, clock: Callable[[], float] = time.time
+) -> float:
+    """The timeout of one request: the time left before ``deadline``, at most ``ceiling``,
+    at least ``MIN_REQUEST_TIMEOUT_S``."""
+    if deadline is None:
+        return ceiling
+    return max(MIN_REQUEST_TIMEOUT_S, min(ceiling, deadline - clock()))
 
 
 def server_delay(exc: BaseException) -> float | None:

@@ -3,9 +3,12 @@
 Safety rules (a model chooses the URL, so the URL is untrusted input):
 
 - only ``http`` and ``https``;
-- the host is resolved first and **every** address it resolves to must be public: loopback,
-  private, link-local, multicast, reserved, unspecified and shared (CGNAT) ranges are refused,
-  IPv4 and IPv6 alike, IPv4-mapped IPv6 judged by its IPv4 address;
+- the host is resolved first and **every** address it resolves to must be public, by runhook's
+  own table of the IANA special-purpose registries (``handlers.tools.addresses``, independent
+  of the interpreter's patch level): loopback, private, link-local, multicast, reserved,
+  documentation, benchmarking, shared (CGNAT) and the other special blocks are refused, IPv4
+  and IPv6 alike; IPv4-mapped, NAT64, 6to4 and Teredo addresses are judged by the IPv4
+  addresses they embed;
 - the connection goes to the address that was checked (the URL's host is kept for the ``Host``
   header and TLS SNI/certificate checks), so a second DNS answer cannot swap in another address;
 - redirects are followed by hand, at most ``FETCH_MAX_REDIRECTS``, each one checked the same way;
@@ -33,15 +36,14 @@ import httpx2
 
 from events import defaults
 from events.config import Settings
+from handlers.tools.addresses import IPAddress
+from handlers.tools.addresses import refusal as table_refusal
 from handlers.tools.runner import ToolError
 
 if TYPE_CHECKING:
     from handlers.app import App
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
-
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -54,24 +56,15 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def refusal(ip: IPAddress) -> str | None:
-    """Why ``ip`` may not be fetched, or None when it is a public address."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return refusal(ip.ipv4_mapped)
-    checks = (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("multicast", ip.is_multicast),
-        ("unspecified", ip.is_unspecified),
-        ("reserved", ip.is_reserved),
-        ("shared (CGNAT)", isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT),
-        ("private", ip.is_private),
-    )
-    for name, hit in checks:
-        if hit:
-            return f"a {name} address"
-    if not ip.is_global:
+    """Why ``ip`` may not be fetched, or None when it is a public address.
+
+    runhook's own table decides (``handlers.tools.addresses``); the interpreter's
+    ``is_global`` is a second opinion, so an address either calls non-public is refused.
+    """
+    why = table_refusal(ip)
+    if why is None and not ip.is_global:
         return "not a public address"
-    return None
+    return why
 
 
 @dataclass(frozen=True)

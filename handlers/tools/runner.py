@@ -91,6 +91,8 @@ def prepare(call: ToolCall, registry: ToolRegistry) -> tuple[Tool, dict[str, Any
         raw = json.loads(call.arguments or "{}")
     except json.JSONDecodeError as exc:
         return error_output("invalid_json", call.name, f"arguments are not valid JSON: {exc}")
+    except (ValueError, RecursionError):  # a number over 4,300 digits, nesting too deep
+        return error_output("invalid_json", call.name, "arguments are too deep or too long")
     if not isinstance(raw, dict):
         return error_output("invalid_arguments", call.name, "arguments must be a JSON object")
     try:

@@ -1,8 +1,8 @@
 """The container, compose and Kubernetes files parse and agree with the code (no cluster needed).
 
-No Kubernetes schema validation runs here (kubeconform and a cluster's OpenAPI are not
-available offline): the checks are structural, against the code they configure. When kubectl
-is installed, the kustomization is also rendered with ``kubectl kustomize``.
+The checks here are structural, against the code the files configure; schema validation with
+the field's own offline validators is in ``test_validators.py``. When kubectl is installed,
+the kustomization is also rendered with ``kubectl kustomize``.
 """
 
 from __future__ import annotations
