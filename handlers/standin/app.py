@@ -1,5 +1,5 @@
 """The stand-in's HTTP surface: OpenAI's Assistants routes under ``/v1`` (Responses in
-``handlers.standin.responses``), plus ``/_standin/stats`` and ``/_standin/reset``.
+``handlers.standin.responses``, Agents sessions in ``handlers.standin.sessions``), plus ``/_standin/stats`` and ``/_standin/reset``.
 
 Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}`` with the real
 service's messages; every answer carries ``x-request-id``; Assistants routes require
@@ -478,4 +478,7 @@ def create_app(world: World) -> Flask:
     from handlers.standin.responses import register_responses
 
     register_responses(app, world)
+    from handlers.standin.sessions import register_sessions
+
+    register_sessions(app, world)
     return app

@@ -58,6 +58,8 @@ class StandinConfig:
         webhook_url: where background responses' webhooks go (None: no webhooks).
         webhook_secret: the ``whsec_`` secret signing them.
         webhook_duplicate_rate: fraction of webhooks delivered twice.
+        session_results_race: how many first ``tool_result`` attempts per call an Agents
+            session refuses with the registration-race 400 (``Unknown pending tool call``).
     """
 
     latency_ms: int = 0
@@ -70,6 +72,7 @@ class StandinConfig:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_duplicate_rate: float = 0.0
+    session_results_race: int = 0
 
 
 @dataclass
