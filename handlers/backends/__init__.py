@@ -36,7 +36,7 @@ __all__ = [
 def make_backend(
     api: str, client: OpenAI, settings: Settings, *, continuation: Any = None
 ) -> Backend:
-    """The backend for ``api`` (``assistants`` or ``responses``).
+    """The backend for ``api`` (``assistants``, ``responses`` or ``sessions``).
 
     Raises:
         ConfigError: an unknown API name.
@@ -49,4 +49,10 @@ def make_backend(
         from handlers.backends.responses import ResponsesBackend
 
         return ResponsesBackend(client, settings)
-    raise ConfigError(f"unknown API {api!r}: runhook serves 'assistants' and 'responses'")
+    if api == "sessions":
+        from handlers.backends.sessions import SessionsBackend
+
+        return SessionsBackend(client, settings)
+    raise ConfigError(
+        f"unknown API {api!r}: runhook serves 'assistants', 'responses' and 'sessions'"
+    )
