@@ -10,7 +10,8 @@ the same run and call ids), so a lost event heals itself and duplicates are harm
 requires_action handler de-duplicates waits). Intervals start from ``openai-poll-after-ms``
 (else ``poll_interval_s``), grow ×1.5 up to ``poll_max_interval_s`` while nothing changes, and
 reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch. A store
-outage pauses polling (with backoff) instead of ending the poller.
+outage pauses polling (with backoff) instead of ending the poller. Agents API sessions share
+the watch list (``watch_session``; their polling is in ``events.sources.session_poll``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,13 @@ class Poller:
         self.known.add(keys.watch_key(run_id))
         return watch(self.store, run_id, thread_id)
 
+    def watch_session(self, session_id: str) -> bool:
+        """Watch an Agents API session (see ``events.sources.session_poll``)."""
+        from events.sources.session_poll import watch_session
+
+        self.known.add(keys.watch_key(session_id))
+        return watch_session(self.store, session_id)
+
     def poll_once(self) -> int:
         """Poll every due run once; return how many were polled."""
         polled = 0
@@ -134,6 +142,11 @@ class Poller:
                 stop.wait(0.05)
 
     def _poll(self, claim: Claim, entry: dict[str, Any]) -> None:
+        if entry.get("api") == "sessions":
+            from events.sources.session_poll import poll_session
+
+            poll_session(self, claim, entry)
+            return
         run_id, thread_id = entry["run_id"], entry["thread_id"]
         try:
             raw = self.client.beta.threads.runs.with_raw_response.retrieve(

@@ -74,6 +74,7 @@ class SessionState:
     log: list[dict[str, Any]] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
+    epoch: int = 0
 
     @property
     def id(self) -> str:
@@ -476,15 +477,25 @@ class Sessions:
 
     # -- streams ------------------------------------------------------------------------------
 
+    def drop_streams(self, sid: str) -> None:
+        """End every open stream of ``sid`` now (a test hook: dropped connections)."""
+        with self.world.changed:
+            s = self.get(sid)
+            s.epoch += 1
+            self.world.changed.notify_all()
+
     def follow(self, s: SessionState, start: int, *, until_idle: bool = False) -> Iterator[str]:
         """SSE frames of the log from ``start``: live, with keepalives, until the client goes
-        (or, for the creation stream, right after the first turn's idle or failed event)."""
+        (or, for the creation stream, right after the first turn's idle or failed event, or
+        when ``drop_streams`` ends every open stream of the session)."""
         yield ": connected\n\n"
-        index = start
+        index, epoch = start, s.epoch
         while True:
             with self.world.changed:
-                if index >= len(s.log) and not s.deleted:
+                if index >= len(s.log) and not s.deleted and s.epoch == epoch:
                     self.world.changed.wait(timeout=KEEPALIVE_S)
+                if s.epoch != epoch:
+                    return  # dropped by the test hook
                 batch = s.log[index:]
                 index += len(batch)
                 gone = s.deleted

@@ -325,6 +325,11 @@ def register_sessions(app: Flask, world: World) -> Sessions:
         with world.lock:
             return jsonify(_page(copy.deepcopy([i for i in s.items if i["turn_id"] == tid])))
 
+    @app.post("/_standin/sessions/<sid>/drop_streams")
+    def drop_streams(sid: str) -> Any:
+        sessions.drop_streams(sid)
+        return jsonify({"status": "dropped"})
+
     app.register_blueprint(bp)
     return sessions
 
