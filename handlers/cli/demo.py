@@ -53,9 +53,10 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--api",
-        choices=["assistants", "responses"],
+        choices=["assistants", "responses", "sessions"],
         default="assistants",
-        help="responses: a background response announced by OpenAI-style webhooks",
+        help="responses: a background response announced by OpenAI-style webhooks; "
+        "sessions: an Agents API session (webhook: its agent.session.* webhooks)",
     )
     parser.add_argument("--latency-ms", type=int, default=150, help="stand-in model latency")
     parser.add_argument(
@@ -101,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
     standin = StandinServer(
         StandinConfig(
             latency_ms=args.latency_ms,
-            webhook_url=events_url if args.api == "responses" else None,
+            webhook_url=events_url
+            if args.api == "responses" or (args.api, args.source) == ("sessions", "webhook")
+            else None,
             webhook_secret=openai_secret,
         )
     ).start()
@@ -138,7 +141,19 @@ def run(args: argparse.Namespace) -> int:
         client = standin.client()
         message = f"What is on {page_url}? Summarise it in one line."
         print(f'user: "{message}"\n')
-        if args.api == "responses":
+        if args.api == "sessions":
+            from handlers.cli.demo_sessions import start_session
+
+            start_session(
+                args.source,
+                client,
+                app,
+                settings,
+                secret=secret,
+                events_url=events_url,
+                message=message,
+            )
+        elif args.api == "responses":
             client.responses.create(
                 model="gpt-4o",
                 input=message,

@@ -20,9 +20,10 @@ def add_parser(subparsers: Any) -> None:
         "poll",
         help="relay poller: watch runs and emit their events",
         description=(
-            "Poll the runs on the watch list (kept in RUNHOOK_STORE, filled with --watch, the "
-            "Python API or the server's POST /watch) and emit an event for every status newly "
-            "seen, re-emitting a persisting requires_action. Events go into this process's App "
+            "Poll the runs and Agents API sessions on the watch list (kept in RUNHOOK_STORE, "
+            "filled with --watch, --session, the Python API or the server's POST /watch) and "
+            "emit an event for every status newly seen, re-emitting a persisting "
+            "requires_action. Events go into this process's App "
             "(default) or, with --url, to a runhook server. Intervals start at "
             "openai-poll-after-ms (else RUNHOOK_POLL_INTERVAL_S) and back off to "
             "RUNHOOK_POLL_MAX_INTERVAL_S."
@@ -30,6 +31,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--watch", metavar="RUN_ID", help="add this run to the watch list first")
     parser.add_argument("--thread", metavar="THREAD_ID", help="the thread of --watch")
+    parser.add_argument(
+        "--session", metavar="SESSION_ID", help="add this Agents API session to the watch list"
+    )
     parser.add_argument("--url", help="emit to this runhook server's /events instead of in-process")
     parser.add_argument("--secret", help="whsec_ secret for --url (default RUNHOOK_WEBHOOK_SECRET)")
     parser.add_argument("--burst", action="store_true", help="return once no watched run is left")
@@ -55,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     poller = Poller(app.store, app.openai, relay, app.settings, on_event=EventPrinter())
     if args.watch:
         poller.watch(args.watch, args.thread)
+    if args.session:
+        poller.watch_session(args.session)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

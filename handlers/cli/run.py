@@ -19,7 +19,9 @@ def add_parser(subparsers: Any) -> None:
         help="start a run and relay its stream as events",
         description=(
             "Add MESSAGE to a thread, start a streamed run of ASSISTANT, and relay every "
-            "streamed run/step/message event as a signed runhook event: into this process's "
+            "streamed run/step/message event as a signed runhook event (with --api sessions: "
+            "start a turn of an Agents API session, a new one of --agent or the idle --session, "
+            "and relay its session events until the turn ends): into this process's "
             "App (default: tools run here, outputs are submitted through a stream whose events "
             "are relayed too) or, with --url, to a runhook server. Prints one line per event."
         ),
@@ -27,7 +29,15 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "message", help="the user message (scripted-model directives work on the stand-in)"
     )
-    parser.add_argument("--assistant", required=True, help="assistant id (asst_...)")
+    parser.add_argument("--assistant", help="assistant id (asst_...; --api assistants)")
+    parser.add_argument(
+        "--api",
+        choices=["assistants", "sessions"],
+        default="assistants",
+        help="sessions: an Agents API session turn, its event stream relayed",
+    )
+    parser.add_argument("--agent", help="agent id for a new session (--api sessions)")
+    parser.add_argument("--session", help="existing idle session id (--api sessions)")
     parser.add_argument("--thread", help="existing thread id (default: a new thread)")
     parser.add_argument(
         "--url", help="relay to this runhook server's /events instead of in-process"
@@ -37,7 +47,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stream one run and relay it."""
+    """Stream one run (or one session turn) and relay it."""
+    if args.api == "sessions" and not (args.agent or args.session):
+        raise SystemExit(
+            "runhook run: --api sessions needs --agent agent_... or --session sess_..."
+        )
+    if args.api == "assistants" and not args.assistant:
+        raise SystemExit("runhook run: --assistant asst_... is required")
     settings = Settings.from_env()
     secret = relay_secret(settings, args.secret, remote=bool(args.url))
     app = load_app(
@@ -53,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     relay: Relay = (
         HttpRelay(args.url, secret) if args.url else PipelineRelay(app.pipeline(), secret)
     )
+    if args.api == "sessions":
+        return _run_session(args, client, relay)
     thread_id = args.thread
     if thread_id:
         client.beta.threads.messages.create(thread_id=thread_id, role="user", content=args.message)
@@ -64,3 +82,17 @@ def run(args: argparse.Namespace) -> int:
         client, relay, thread_id=thread_id, assistant_id=args.assistant, on_relayed=EventPrinter()
     )
     return 0
+
+
+def _run_session(args: argparse.Namespace, client: Any, relay: Relay) -> int:
+    from events.sources.session_stream import create_and_relay, start_turn
+
+    printer = EventPrinter()
+    if args.session:
+        status = start_turn(client, relay, args.session, args.message, on_relayed=printer)
+    else:
+        session_id, status = create_and_relay(
+            client, relay, agent_id=args.agent, message=args.message, on_relayed=printer
+        )
+        print(f"session {session_id}")
+    return 0 if status == "idle" else 1

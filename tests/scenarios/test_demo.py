@@ -14,8 +14,16 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
 
 @pytest.mark.parametrize(
     "args",
-    [["--source", "webhook"], ["--source", "poll"], ["--source", "stream"], ["--api", "responses"]],
-    ids=["webhook", "poll", "stream", "responses"],
+    [
+        ["--source", "webhook"],
+        ["--source", "poll"],
+        ["--source", "stream"],
+        ["--api", "responses"],
+        ["--api", "sessions"],
+        ["--api", "sessions", "--source", "poll"],
+        ["--api", "sessions", "--source", "stream"],
+    ],
+    ids=["webhook", "poll", "stream", "responses", "sessions", "sessions-poll", "sessions-stream"],
 )
 def test_demo_completes(args: list[str]) -> None:
     """The demo exits 0 and shows the tool call, the submit and the final answer."""
@@ -39,5 +47,5 @@ def test_demo_completes(args: list[str]) -> None:
     submit = first("submit 1 output(s) for ")
     assert first("tool   fetch_url(") < submit < first("run completed")
     assert [line for line in lines if " ms  submit " in line] == [lines[submit]]
-    ends = ("thread.run.completed", "response.completed")
+    ends = ("thread.run.completed", "response.completed", "agent.session.idle")
     assert any(end in line for line in lines[submit + 1 :] for end in ends)
