@@ -3,22 +3,28 @@
 - ``load``: ``beta.agents.sessions.retrieve``; the ``function_call`` entries of the session's
   ``required_actions`` are the pending calls (the ``agent.session.action_required`` webhook is
   thin, and a ``function_call`` item in the history does not say whether it still waits).
-- ``submit``: one ``agent.session.input.tool_result`` event per call, each in its own
-  ``POST …/events`` with an ``Idempotency-Key`` derived from the wait (session, turn, call):
-  a retried, duplicated or taken-over submit sends the same key and body again, which the API
-  answers 202 without applying it twice.
+- ``submit``: one ``agent.session.input.tool_result`` event per call, all in one
+  ``POST …/events`` under an ``Idempotency-Key`` derived from the wait (session, turn, call
+  ids): a retried, duplicated or taken-over submit sends the same key and body again, which the
+  API answers 202 without applying it twice. One batch, not one post per call: between two
+  per-call posts the session would list only the calls still open, and a duplicate delivery
+  read in that window would look like a new wait (another wait key) and run those tools
+  again. When the batch is refused because a call is answered or gone (409 from another
+  writer's result, or a call still unknown after the race retries), each call is posted alone
+  under its own key, so the others are still answered.
 
 Call ids repeat across turns, so a ``ToolCall.id`` here is the qualified ``<turn_id>/<call_id>``
 (``qualify``/``split``): the wait key the handler builds from the call ids then includes the
 turn, and the idempotency keys do too.
 
-Answers, per call:
+Answers:
 
 - 202: applied (or a replay of our own key: applied before);
 - 400 ``Unknown pending tool call: <call_id>``: the registration race, retried as the SDK does
   (0.1 s, 0.3 s, 0.6 s, same key); still unknown after that, the call is no longer pending
   (the turn ended or was cancelled);
-- 409: the call already has a result (another writer answered it);
+- 409: a call already has a result (another writer answered it), or ``idempotency_conflict``:
+  this wait was answered before with other outputs (moved on);
 - 408, 429, 5xx and connection errors: retried with backoff under the same key (safe: the key
   makes the POST idempotent), inside the deadline.
 
@@ -78,9 +84,11 @@ def split(tool_call_id: str) -> tuple[str, str]:
     return turn_id, call_id
 
 
-def idempotency_key(session_id: str, tool_call_id: str) -> str:
-    """The deterministic ``Idempotency-Key`` of one call's result (session, turn, call)."""
-    digest = hashlib.sha256(f"{session_id}/{tool_call_id}".encode()).hexdigest()[:48]
+def idempotency_key(session_id: str, *tool_call_ids: str) -> str:
+    """The deterministic ``Idempotency-Key`` of a wait's results: session, turn and the sorted
+    call ids (one id: that call's own key; the key of a one-call wait is the same)."""
+    ids = ",".join(sorted(tool_call_ids))
+    digest = hashlib.sha256(f"{session_id}/{ids}".encode()).hexdigest()[:48]
     return f"runhook-{digest}"
 
 
@@ -218,51 +226,89 @@ class SessionsBackend(Backend):
         *,
         deadline: float | None = None,
     ) -> str | None:
-        """Post one tool_result per output, each under its own deterministic key.
+        """Post every result in one batch under the wait's key; fall back to one post per
+        call when the batch is refused because some call is answered or gone.
 
         Raises:
             RunMovedOn: no output was applied: every call was answered already or is gone.
             RunExpired: the session is gone.
         """
         session_id = pending.ref.id
-        refused: list[str] = []
-        for output in outputs:
-            if not self._post(session_id, output, deadline):
-                refused.append(output.tool_call_id)
-        if outputs and len(refused) == len(outputs):
+        if not outputs:
+            return None
+        events = [tool_result(o.tool_call_id, o.output) for o in outputs]
+        key = idempotency_key(session_id, *(o.tool_call_id for o in outputs))
+        try:
+            if self._post(session_id, events, key, deadline):
+                return None
+            # a call stayed unknown through the race retries: it is answered or gone
+        except openai.ConflictError as exc:
+            if _code(exc) == "idempotency_conflict":
+                raise RunMovedOn(f"session {session_id} answered this wait before") from exc
+            # a call already has another result (someone else answered it)
+        if len(outputs) == 1:
+            raise RunMovedOn(f"session {session_id} no longer waits for {events[0]['call_id']}")
+        refused = [
+            event["call_id"]
+            for event, output in zip(events, outputs, strict=True)
+            if not self._post_one(session_id, event, output.tool_call_id, deadline)
+        ]
+        if len(refused) == len(outputs):
             raise RunMovedOn(f"session {session_id} no longer waits for {', '.join(refused)}")
         return None
 
-    def _post(self, session_id: str, output: ToolOutput, deadline: float | None) -> bool:
-        """Post one result; True when applied, False when the call is answered or gone."""
-        event = tool_result(output.tool_call_id, output.output)
-        key = idempotency_key(session_id, output.tool_call_id)
-        call_id = event["call_id"]
+    def _post_one(
+        self, session_id: str, event: dict[str, Any], tool_call_id: str, deadline: float | None
+    ) -> bool:
+        """Post one call's result under its own key; False when it is answered or gone."""
+        try:
+            return self._post(
+                session_id, [event], idempotency_key(session_id, tool_call_id), deadline
+            )
+        except openai.ConflictError:
+            return False
+
+    def _post(
+        self, session_id: str, events: list[dict[str, Any]], key: str, deadline: float | None
+    ) -> bool:
+        """Post ``events`` under ``key``; True when taken, False when a call stayed unknown
+        through the race retries.
+
+        Raises:
+            openai.ConflictError: a call already has another result, or the key was used with
+                other outputs.
+            RunExpired: the session is gone.
+        """
+        call_ids = [str(e["call_id"]) for e in events]
         for delay in (*RACE_DELAYS_S, None):
             try:
                 with_retries(
                     lambda: self.client.beta.agents.sessions.events.create(
                         session_id,
-                        events=[event],  # type: ignore[list-item]
+                        events=events,  # type: ignore[arg-type]
                         idempotency_key=key,
                     ),
                     deadline=deadline,
-                    what=f"tool_result {output.tool_call_id} of {session_id}",
+                    what=f"{len(events)} tool_result(s) of {session_id}",
                     retry_if=_transient,
                     clock=self.clock,
                 )
                 return True
             except openai.NotFoundError as exc:
                 raise RunExpired(f"session {session_id} is gone: {exc.message}") from exc
-            except openai.ConflictError:
-                return False
             except openai.BadRequestError as exc:
-                if not is_race(exc, call_id):
+                if not any(is_race(exc, call_id) for call_id in call_ids):
                     raise
                 if delay is None:
                     return False
                 self.sleep(delay)
         return False  # pragma: no cover - the loop always returns
+
+
+def _code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    code = body.get("code")
+    return None if code is None else str(code)
 
 
 TURN_TERMINAL = ("completed", "failed", "cancelled")

@@ -102,7 +102,7 @@ class TestAnswering:
         self, make_rig: Build
     ) -> None:
         """Submitting the same outputs again (a retry after a lost answer) sends the same
-        idempotency keys: the API replays 202, nothing is applied twice."""
+        batch under the same idempotency key: the API replays 202, nothing is applied twice."""
         rig = make_rig()
         lookup_tools(rig)
         sid = start(rig, 'call lookup {"q": "a"}\ncall lookup {"q": "b"}\nsleep 300')
@@ -112,7 +112,35 @@ class TestAnswering:
         backend.submit(pending, answers)
         backend.submit(pending, answers)
         assert sorted(stats(rig, sid)["applied"].values()) == [1, 1]
-        assert stats(rig, sid)["duplicates"] == 2
+        assert stats(rig, sid)["duplicates"] == 1
+
+    def test_a_call_answered_by_someone_else_leaves_the_others_answered(
+        self, make_rig: Build
+    ) -> None:
+        """Another writer answered one call differently: the batch is refused (409), each call
+        is then posted alone, and the other call is still answered."""
+        rig = make_rig()
+        sid = start(rig, TWO_CALLS)
+        backend = SessionsBackend(rig.client, rig.app.settings, sleep=lambda _: None)
+        pending = backend.load(backend.ref(rig_event(sid)))
+        first = rig.client.beta.agents.sessions.retrieve(sid).required_actions[0]
+        rig.client.beta.agents.sessions.events.create(
+            sid,
+            events=[
+                {
+                    "type": "agent.session.input.tool_result",
+                    "turn_id": first.turn_id,
+                    "call_id": first.call_id,  # type: ignore[union-attr]
+                    "success": True,
+                    "output": "from elsewhere",
+                }
+            ],
+        )
+        assert backend.submit(pending, [ToolOutput(c.id, "ours") for c in pending.calls]) is None
+        settle(rig, sid, ("idle",))
+        assert sorted(stats(rig, sid)["applied"].values()) == [1, 1]
+        items = rig.client.beta.agents.sessions.items.list(sid, order="desc", limit=1).data
+        assert items[0].content[0].text == "lookup: from elsewhere\nlookup: ours"  # type: ignore[union-attr]
 
     def test_registration_race_is_retried_with_the_same_key(self, make_rig: Build) -> None:
         """Results refused with 'Unknown pending tool call' are retried as the SDK does
@@ -207,6 +235,7 @@ class TestKeys:
         assert idempotency_key("sess_1", qualify("turn_1", "call_1")) != idempotency_key(
             "sess_1", qualify("turn_2", "call_1")
         )
+        assert idempotency_key("s", "t/a", "t/b") == idempotency_key("s", "t/b", "t/a")
 
 
 class TestOutcomes:
