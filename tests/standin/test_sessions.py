@@ -335,3 +335,59 @@ class TestWebhooks:
         assert required.data.required_action.type == "function_call"  # type: ignore[union-attr]
         assert kinds["AgentSessionFailedWebhookEvent"].data.id == failed.id  # type: ignore[union-attr]
         assert all(e.id.startswith("evt_") for e in events)
+
+
+class TestObjects:
+    def test_agent_crud_and_session_snapshot(self, openai_client: OpenAI) -> None:
+        """Agents are created, listed, updated and deleted; a session keeps the snapshot it
+        was created with, and its inline fields override the saved agent's."""
+        agents = openai_client.beta.agents
+        agent = agents.create(model="gpt-4o", name="first", tools=[TOOL])  # type: ignore[list-item]
+        assert agent.tools[0].defer_loading is False  # type: ignore[union-attr]
+        session = agents.sessions.create(
+            environment={"type": "none"},
+            agent_id=agent.id,
+            agent={"model": "gpt-4.1"},
+            input="hello",
+        )
+        agents.update(agent.id, name="renamed")
+        assert agents.retrieve(agent.id).name == "renamed"
+        snapshot = agents.sessions.retrieve(session.id).agent
+        assert (snapshot.id, snapshot.name, snapshot.model) == (agent.id, "first", "gpt-4.1")
+        assert [a.id for a in agents.list().data] == [agent.id]
+        assert agents.delete(agent.id).deleted is True
+        with pytest.raises(openai.NotFoundError):
+            agents.retrieve(agent.id)
+
+    def test_unknown_session_and_bad_creates(self, openai_client: OpenAI) -> None:
+        """An unknown session is 404; a none-environment session without input is 400; a
+        running session cannot be deleted, an idle one can."""
+        sessions = openai_client.beta.agents.sessions
+        with pytest.raises(openai.NotFoundError) as missing:
+            sessions.retrieve("sess_nope")
+        assert missing.value.body["message"] == "No session found with id 'sess_nope'."  # type: ignore[index]
+        with pytest.raises(openai.BadRequestError):
+            sessions.create(environment={"type": "none"}, agent={"model": "gpt-4o"})
+        busy = new_session(openai_client, 'call lookup {"q": "a"}')
+        settle(openai_client, busy.id, "requires_action")
+        with pytest.raises(openai.BadRequestError):
+            sessions.delete(busy.id)
+        sid = idle_session(openai_client)
+        assert sessions.delete(sid).deleted is True
+        with pytest.raises(openai.NotFoundError):
+            sessions.retrieve(sid)
+
+    def test_turns_list_and_message_while_active(self, openai_client: OpenAI) -> None:
+        """Turns list per session; a message while a turn waits is refused with 409."""
+        sessions = openai_client.beta.agents.sessions
+        created = new_session(openai_client, 'call lookup {"q": "a"}')
+        settle(openai_client, created.id, "requires_action")
+        message = {
+            "type": "agent.session.input.message",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "more"}]}],
+        }
+        with pytest.raises(openai.ConflictError) as busy:
+            sessions.events.create(created.id, events=[message])  # type: ignore[list-item]
+        assert busy.value.body["code"] == "active_turn_not_steerable"  # type: ignore[index]
+        (turn,) = sessions.turns.list(created.id).data
+        assert (turn.status, turn.subagent_id, turn.session_id) == ("waiting", None, created.id)
