@@ -1,4 +1,5 @@
-"""The stand-in's Agents API sessions: the turn state machine, event log and tool results.
+"""The stand-in's Agents API sessions: the turn state machine and the event log (input batches
+are applied in ``handlers.standin.session_input``).
 
 A session with ``environment: {"type": "none"}`` starts its first turn from its creation
 ``input``; later turns start from ``agent.session.input.message`` events. A turn is driven by
@@ -28,7 +29,6 @@ Choices where the real service is unsure (reference §8), each documented once h
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,11 +93,7 @@ class SessionState:
         return None
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -152,19 +148,22 @@ class Sessions:
         self.tick(self.world.clock())
         return state
 
-    def _emit(self, s: SessionState, kind: str, **payload: Any) -> None:
+    def emit(self, s: SessionState, kind: str, **payload: Any) -> None:
+        """Append one event to the session's log and wake its streams."""
         event = {"event_id": new_id("event_"), "type": kind, **copy.deepcopy(payload)}
         s.log.append(event)
         self.world.changed.notify_all()
 
-    def _status(self, s: SessionState, status: str, event: str | None = None) -> None:
+    def set_status(self, s: SessionState, status: str, event: str | None = None) -> None:
+        """Move the session to ``status``; emit ``event`` with the snapshot when given."""
         s.obj["status"] = status
         s.obj["last_active_at"] = int(self.world.clock())
         self.stats(s.id)["statuses"].append(status)
         if event:
-            self._emit(s, event, session=s.obj)
+            self.emit(s, event, session=s.obj)
 
-    def _webhook(self, s: SessionState, kind: str) -> None:
+    def notify(self, s: SessionState, kind: str) -> None:
+        """Send the thin ``kind`` webhook about the session."""
         if kind == "agent.session.action_required":
             data: dict[str, Any] = {"id": s.id, "required_action": {"type": "function_call"}}
         else:
@@ -178,15 +177,15 @@ class Sessions:
         with self.world.changed:
             s = SessionState(obj=obj)
             self.sessions[s.id] = s
-            self._emit(s, "agent.session.created", session=s.obj)
-            self._webhook(s, "agent.session.created")
+            self.emit(s, "agent.session.created", session=s.obj)
+            self.notify(s, "agent.session.created")
             self.start_turn(s, messages, first=True)
             return s
 
     def start_turn(self, s: SessionState, messages: list[dict[str, Any]], *, first: bool) -> None:
         """Open a turn for user ``messages`` (the caller holds the lock)."""
         now = self.world.clock()
-        text = "\n".join(_text_of(m.get("content")) for m in messages)
+        text = "\n".join(text_of(m.get("content")) for m in messages)
         turn = TurnState(
             obj={
                 "id": new_id("turn_"),
@@ -208,7 +207,7 @@ class Sessions:
         s.turns.append(turn)
         self.stats(s.id)["turns"].append(turn.id)
         ids = {"session_id": s.id, "turn_id": turn.id}
-        self._emit(s, "agent.session.turn.created", **ids, turn=turn.obj)
+        self.emit(s, "agent.session.turn.created", **ids, turn=turn.obj)
         for message in messages:
             item = {
                 "id": new_id("msg_"),
@@ -222,11 +221,11 @@ class Sessions:
             if isinstance(item["content"], str):
                 item["content"] = [{"type": "input_text", "text": item["content"]}]
             s.items.append(item)
-            self._emit(s, "agent.session.turn.item.added", **ids, output_index=None, item=item)
-        self._status(s, "in_progress", "agent.session.in_progress")
-        self._webhook(s, "agent.session.in_progress")
+            self.emit(s, "agent.session.turn.item.added", **ids, output_index=None, item=item)
+        self.set_status(s, "in_progress", "agent.session.in_progress")
+        self.notify(s, "agent.session.in_progress")
         turn.obj.update(status="in_progress", started_at=int(now))
-        self._emit(s, "agent.session.turn.in_progress", **ids, turn=turn.obj)
+        self.emit(s, "agent.session.turn.in_progress", **ids, turn=turn.obj)
         turn.next_at = now + (self.world.config.latency_ms + turn.plan.sleep_ms) / 1000
         self.world.changed.notify_all()
 
@@ -282,14 +281,14 @@ class Sessions:
             }
             turn.calls[call_id] = (item, turn.output_index)
             s.items.append(item)
-            self._emit(
+            self.emit(
                 s, "agent.session.turn.item.added", **ids, output_index=turn.output_index, item=item
             )
             turn.output_index += 1
         turn.round += 1
         turn.obj["status"] = "waiting"
-        self._status(s, "requires_action", "agent.session.requires_action")
-        self._webhook(s, "agent.session.action_required")
+        self.set_status(s, "requires_action", "agent.session.requires_action")
+        self.notify(s, "agent.session.action_required")
 
     def _finish(self, s: SessionState, turn: TurnState) -> None:
         now = int(self.world.clock())
@@ -307,20 +306,20 @@ class Sessions:
             "turn_id": turn.id,
         }
         at = {**ids, "item_id": item["id"], "output_index": index, "content_index": 0}
-        self._emit(s, "agent.session.turn.item.added", **ids, output_index=index, item=item)
-        self._emit(
+        self.emit(s, "agent.session.turn.item.added", **ids, output_index=index, item=item)
+        self.emit(
             s,
             "agent.session.turn.content_part.added",
             **at,
             part={"type": "output_text", "text": ""},
         )
-        self._emit(s, "agent.session.turn.output_text.delta", **at, delta=text)
-        self._emit(s, "agent.session.turn.output_text.done", **at, text=text)
+        self.emit(s, "agent.session.turn.output_text.delta", **at, delta=text)
+        self.emit(s, "agent.session.turn.output_text.done", **at, text=text)
         part = {"type": "output_text", "text": text}
-        self._emit(s, "agent.session.turn.content_part.done", **at, part=part)
+        self.emit(s, "agent.session.turn.content_part.done", **at, part=part)
         item.update(status="completed", content=[{**part, "annotations": []}])
         s.items.append(item)
-        self._emit(s, "agent.session.turn.item.done", **ids, output_index=index, item=item)
+        self.emit(s, "agent.session.turn.item.done", **ids, output_index=index, item=item)
         usage = {
             "input_tokens": 10,
             "input_tokens_details": {"cached_tokens": 0},
@@ -329,10 +328,10 @@ class Sessions:
             "total_tokens": 15,
         }
         turn.obj.update(status="completed", completed_at=now, usage=usage)
-        self._emit(s, "agent.session.turn.completed", **ids, turn=turn.obj, usage=usage)
+        self.emit(s, "agent.session.turn.completed", **ids, turn=turn.obj, usage=usage)
         s.obj["usage"] = usage
-        self._status(s, "idle", "agent.session.idle")
-        self._webhook(s, "agent.session.idle")
+        self.set_status(s, "idle", "agent.session.idle")
+        self.notify(s, "agent.session.idle")
 
     def _fail(self, s: SessionState, turn: TurnState, error: tuple[str, str]) -> None:
         ids = {"session_id": s.id, "turn_id": turn.id}
@@ -342,138 +341,22 @@ class Sessions:
             completed_at=int(self.world.clock()),
             error={"code": code, "message": message},
         )
-        self._emit(s, "agent.session.turn.failed", **ids, turn=turn.obj, usage=None)
+        self.emit(s, "agent.session.turn.failed", **ids, turn=turn.obj, usage=None)
         if turn.first:
             s.obj["error"] = message
-            self._status(s, "failed", "agent.session.failed")
-            self._webhook(s, "agent.session.failed")
+            self.set_status(s, "failed", "agent.session.failed")
+            self.notify(s, "agent.session.failed")
         else:
-            self._status(s, "idle", "agent.session.idle")
-            self._webhook(s, "agent.session.idle")
+            self.set_status(s, "idle", "agent.session.idle")
+            self.notify(s, "agent.session.idle")
 
     # -- input --------------------------------------------------------------------------------
 
     def submit(self, sid: str, events: list[dict[str, Any]], key: str | None) -> None:
-        """Apply one ``POST …/events`` batch atomically (all or nothing).
+        """Apply one ``POST …/events`` batch (see ``handlers.standin.session_input``)."""
+        from handlers.standin.session_input import submit
 
-        Raises:
-            ApiError: 400 for an unknown call or a bad event, 409 for a conflicting replay.
-        """
-        with self.world.changed:
-            s = self.get(sid)
-            digest = _digest(events)
-            if key is not None and key in s.keys:
-                if s.keys[key] != digest:
-                    raise ApiError(
-                        409,
-                        "This idempotency key was used with different input.",
-                        code="idempotency_conflict",
-                    )
-                self.stats(sid)["duplicates"] += 1
-                return
-            for event in events:
-                self._check(s, event)
-            for event in events:
-                self._apply(s, event)
-            if key is not None:
-                s.keys[key] = digest
-
-    def _check(self, s: SessionState, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "agent.session.input.tool_result":
-            turn_id, call_id = str(event.get("turn_id")), str(event.get("call_id"))
-            if not isinstance(event.get("success"), bool):
-                raise ApiError(400, "Missing required parameter: 'success'.", param="success")
-            turn = s.turn(turn_id)
-            if turn is not None and call_id in turn.results:
-                if turn.results[call_id] != _digest(_result_of(event)):
-                    raise ApiError(
-                        409, "The tool call already has a different result.", code="conflict"
-                    )
-                return
-            refused = turn.refused.get(call_id, 0) if turn is not None else 0
-            race = self.world.config.session_results_race
-            if turn is None or call_id not in turn.pending or refused < race:
-                if turn is not None and call_id in turn.pending:
-                    turn.refused[call_id] = refused + 1
-                self.stats(s.id)["rejected"] += 1
-                raise ApiError(
-                    400, f"Unknown pending tool call: {call_id}", code="invalid_request_error"
-                )
-        elif kind == "agent.session.input.message":
-            input_messages(event.get("input"))
-            if s.obj["status"] == "failed":
-                raise ApiError(400, "The session has failed and accepts no more input.")
-            if s.active() is not None:
-                raise ApiError(
-                    409,
-                    "The session cannot accept additional input while a turn is running.",
-                    code="active_turn_not_steerable",
-                )
-        elif kind != "agent.session.input.cancel":
-            raise ApiError(
-                400, f"Invalid value: '{kind}'. Unsupported input event type.", param="type"
-            )
-
-    def _apply(self, s: SessionState, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "agent.session.input.message":
-            self.start_turn(s, input_messages(event["input"]), first=False)
-        elif kind == "agent.session.input.cancel":
-            self._cancel(s)
-        else:
-            self._result(s, event)
-
-    def _result(self, s: SessionState, event: dict[str, Any]) -> None:
-        turn = s.turn(str(event["turn_id"]))
-        call_id = str(event["call_id"])
-        assert turn is not None
-        if call_id in turn.results:
-            self.stats(s.id)["duplicates"] += 1
-            return
-        action = turn.pending.pop(call_id)
-        s.obj["required_actions"] = [
-            a for a in s.obj["required_actions"] if a.get("call_id") != call_id
-        ]
-        turn.results[call_id] = _digest(_result_of(event))
-        applied = self.stats(s.id)["applied"]
-        applied[f"{turn.id}:{call_id}"] = applied.get(f"{turn.id}:{call_id}", 0) + 1
-        ok = event["success"]
-        output = event.get("output") if ok else None
-        quoted = _text_of(output) if ok else str(event.get("error") or "")
-        turn.answered.append((str(action["name"]), quoted))
-        ids = {"session_id": s.id, "turn_id": turn.id}
-        out_item = {
-            "id": new_id("fco_"),
-            "type": "function_call_output",
-            "call_id": call_id,
-            "output": output,
-            "error": None if ok else event.get("error"),
-            "status": "completed" if ok else "failed",
-            "turn_id": turn.id,
-        }
-        s.items.append(out_item)
-        self._emit(s, "agent.session.turn.item.added", **ids, output_index=None, item=out_item)
-        item, index = turn.calls[call_id]
-        item["status"] = "completed" if ok else "failed"
-        self._emit(s, "agent.session.turn.item.done", **ids, output_index=index, item=item)
-        if not turn.pending:
-            self._status(s, "in_progress", "agent.session.in_progress")
-            turn.obj["status"] = "in_progress"
-            turn.next_at = self.world.clock() + self.world.config.latency_ms / 1000
-
-    def _cancel(self, s: SessionState) -> None:
-        turn = s.active()
-        if turn is None:
-            return
-        turn.pending.clear()
-        turn.next_at = None
-        s.obj["required_actions"] = []
-        turn.obj.update(status="cancelled", completed_at=int(self.world.clock()))
-        ids = {"session_id": s.id, "turn_id": turn.id}
-        self._emit(s, "agent.session.turn.cancelled", **ids, turn=turn.obj, usage=None)
-        self._status(s, "idle", "agent.session.idle")
-        self._webhook(s, "agent.session.idle")
+        submit(self, sid, events, key)
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -509,7 +392,3 @@ class Sessions:
                 yield f"event: {event['type']}\ndata: {data}\n\n"
                 if until_idle and event["type"] in ("agent.session.idle", "agent.session.failed"):
                     return
-
-
-def _result_of(event: dict[str, Any]) -> dict[str, Any]:
-    return {k: event.get(k) for k in ("success", "output", "error")}
