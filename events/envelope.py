@@ -172,14 +172,18 @@ class Event:
 
     @property
     def api(self) -> str:
-        """Which OpenAI API the event belongs to: ``"responses"`` or ``"assistants"``."""
+        """Which OpenAI API the event belongs to: ``"responses"``, ``"sessions"`` (Agents API
+        ``agent.*``) or ``"assistants"``."""
+        if self.type.startswith("agent."):
+            return "sessions"
         return "responses" if self.type.startswith("response.") else "assistants"
 
     def model(self) -> Any:
         """``data`` as the openai SDK's own type where the type is known, else the raw dict.
 
         ``thread.run.step.*`` → ``RunStep``, ``thread.run.*`` → ``Run``, ``thread.message.*``
-        → ``Message``, ``response.*`` → ``Response`` (full payloads only). Like the SDK itself,
+        → ``Message``, ``response.*`` → ``Response``, ``agent.session.*`` carrying a session
+        snapshot → ``AgentSession`` (full payloads only). Like the SDK itself,
         this constructs without validation, so newer fields and statuses pass through.
         """
         if self.is_thin:
@@ -201,6 +205,10 @@ class Event:
             from openai.types.responses import Response
 
             model_type = Response
+        elif self.type.startswith("agent.session.") and self.data.get("object") == "agent.session":
+            from openai.types.beta.agent_session import AgentSession
+
+            model_type = AgentSession
         if model_type is None:
             return dict(self.data)
         return model_type.construct(**self.data)

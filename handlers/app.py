@@ -214,7 +214,7 @@ class App(Router):
             return self._openai
 
     def backend(self, api: str) -> Backend:
-        """The backend serving ``api`` (``assistants`` or ``responses``)."""
+        """The backend serving ``api`` (``assistants``, ``responses`` or ``sessions``)."""
         with self._lock:
             if api not in self._backends:
                 from handlers.backends import make_backend

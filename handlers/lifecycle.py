@@ -3,7 +3,9 @@
 - ``thread.run.completed``: fetch the run's final assistant message and record it;
 - ``thread.run.failed|expired|cancelled|incomplete``: record the reason;
 - ``response.completed`` without function calls (the end of a chain of responses),
-  ``response.failed|cancelled|incomplete``: the same for the Responses API.
+  ``response.failed|cancelled|incomplete``: the same for the Responses API;
+- ``agent.session.idle|failed`` (Agents API): each ended turn of the session, keyed by turn id
+  (``RunOutcome.run_id`` is the turn, ``thread_id`` the session).
 
 Each outcome is recorded under ``run:<id>:<status>`` in the store, held as a lease while its
 work is done (the final message fetched, the hooks called) and completed only after it, so a
@@ -47,12 +49,12 @@ class RunOutcome:
     """How one run (or chain of responses) ended.
 
     Attributes:
-        api: ``assistants`` or ``responses``.
-        run_id: the run id, or the root response id of a chain.
+        api: ``assistants``, ``responses`` or ``sessions``.
+        run_id: the run id, the root response id of a chain, or a session's turn id.
         status: the terminal status.
         message: the final assistant text (completed runs), else None.
         reason: ``last_error``/``incomplete_details`` summary, else None.
-        thread_id: the thread (Assistants only).
+        thread_id: the thread (Assistants) or the session (sessions).
     """
 
     api: str
@@ -130,6 +132,32 @@ def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunO
                 raise
         lease.complete(ctx.settings.completed_ttl_s, outcome=status)
     return True
+
+
+@router.on("agent.session.idle", "agent.session.failed")
+def session_turn_ended(event: Event, ctx: Context) -> None:
+    """Record each ended turn of an Agents API session once (the turn is the run, the session
+    its thread); a failed session also records its failure when no turn carries it."""
+    from handlers.backends.sessions import ended_turns, turn_text
+
+    session_id = event.object_id
+    turns = ended_turns(ctx.openai, session_id)
+    for turn in turns:
+
+        def outcome(turn: Any = turn) -> RunOutcome:
+            completed = turn.status == "completed"
+            message = turn_text(ctx.openai, session_id, turn.id) if completed else None
+            reason = f"{turn.error.code}: {turn.error.message}" if turn.error else None
+            return RunOutcome("sessions", turn.id, turn.status, message, reason, session_id)
+
+        record_once(ctx, turn.id, turn.status, outcome)
+    if event.type == "agent.session.failed" and not any(t.status == "failed" for t in turns):
+
+        def failure() -> RunOutcome:
+            session = ctx.openai.beta.agents.sessions.retrieve(session_id)
+            return RunOutcome("sessions", session_id, "failed", None, session.error)
+
+        record_once(ctx, session_id, "failed", failure)
 
 
 def final_message(ctx: Context, thread_id: str, run_id: str) -> str | None:

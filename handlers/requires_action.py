@@ -1,7 +1,8 @@
 """The requires_action handler: run the requested tools, submit their outputs once.
 
-For ``thread.run.requires_action`` (Assistants) and ``response.completed`` (Responses: a
-completed background response whose output holds ``function_call`` items):
+For ``thread.run.requires_action`` (Assistants), ``response.completed`` (Responses: a
+completed background response whose output holds ``function_call`` items) and
+``agent.session.action_required`` / ``agent.session.requires_action`` (Agents API sessions):
 
 1. **Load** the pending calls: from the event's own object when it is a full payload, else by
    retrieving the run or response (thin payloads, as OpenAI's webhooks send).
@@ -58,7 +59,12 @@ router = Router()
 BUSY_RETRY_S = 5.0
 
 
-@router.on("thread.run.requires_action", "response.completed")
+@router.on(
+    "thread.run.requires_action",
+    "response.completed",
+    "agent.session.action_required",  # the Agents API webhook (thin)
+    "agent.session.requires_action",  # the same wait on a session's event stream (full)
+)
 def handle_requires_action(event: Event, ctx: Context) -> None:
     """Run the pending tool calls of one wait and submit their outputs exactly once."""
     backend = ctx.backend()

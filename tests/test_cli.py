@@ -244,3 +244,64 @@ def _ready(url: str) -> bool:
         return httpx2.get(url, timeout=1, trust_env=False).status_code == 200
     except httpx2.HTTPError:
         return False
+
+
+class TestSessionsCommands:
+    def test_tools_sync_sets_an_agents_tools(self, standin: Any) -> None:
+        """`runhook tools sync --agent` replaces an agent's function tools (flat shape)."""
+        client = standin.client()
+        agent = client.beta.agents.create(model="gpt-4o")
+        env = {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": standin.base_url}
+        result = cli("tools", "sync", "--agent", agent.id, **env)
+        assert result.returncode == 0, result.stderr
+        (tool,) = client.beta.agents.retrieve(agent.id).tools
+        assert (tool.type, tool.name) == ("function", "fetch_url")  # type: ignore[union-attr]
+
+    def test_run_relays_a_new_session_turn(self, standin: Any, tmp_path: Path) -> None:
+        """`runhook run --api sessions --agent` relays the creation stream, answers the call
+        in-process (fetch_url refuses loopback: a failed result) and exits 0 at idle."""
+        client = standin.client()
+        agent = client.beta.agents.create(
+            model="gpt-4o",
+            tools=App().tools.definitions("agents"),  # type: ignore[arg-type]
+        )
+        env = {
+            "OPENAI_API_KEY": "k",
+            "OPENAI_BASE_URL": standin.base_url,
+            "RUNHOOK_STORE": f"sqlite:///{tmp_path / 'run.db'}",
+        }
+        message = 'call fetch_url {"url": "http://127.0.0.1:9/"}'
+        result = cli("run", "--api", "sessions", "--agent", agent.id, message, **env)
+        assert result.returncode == 0, result.stderr
+        assert "agent.session.requires_action" in result.stdout
+        assert "agent.session.idle" in result.stdout
+        sid = result.stdout.strip().splitlines()[-1].split()[-1]
+        outputs = [
+            i
+            for i in client.beta.agents.sessions.items.list(sid).data
+            if i.type == "function_call_output"
+        ]
+        assert [o.status for o in outputs] == ["failed"]
+
+    def test_poll_answers_a_watched_session(self, standin: Any, tmp_path: Path) -> None:
+        """`runhook poll --session --burst` answers the waiting session and returns."""
+        client = standin.client()
+        agent = client.beta.agents.create(
+            model="gpt-4o",
+            tools=App().tools.definitions("agents"),  # type: ignore[arg-type]
+        )
+        session = client.beta.agents.sessions.create(
+            environment={"type": "none"},
+            agent_id=agent.id,
+            input='call fetch_url {"url": "http://127.0.0.1:9/"}',
+        )
+        env = {
+            "OPENAI_API_KEY": "k",
+            "OPENAI_BASE_URL": standin.base_url,
+            "RUNHOOK_STORE": f"sqlite:///{tmp_path / 'poll.db'}",
+            "RUNHOOK_POLL_INTERVAL_S": "0.05",
+        }
+        result = cli("poll", "--session", session.id, "--burst", **env)
+        assert result.returncode == 0, result.stderr
+        assert "agent.session.idle" in result.stdout
+        assert client.beta.agents.sessions.retrieve(session.id).status == "idle"

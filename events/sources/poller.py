@@ -11,7 +11,8 @@ the same run and call ids), so a lost event heals itself and duplicates are harm
 requires_action handler de-duplicates waits). Intervals start from ``openai-poll-after-ms``
 (else ``poll_interval_s``), grow ×1.5 up to ``poll_max_interval_s`` while nothing changes, and
 reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch. A store
-outage pauses polling (with backoff) instead of ending the poller.
+outage pauses polling (with backoff) instead of ending the poller. Agents API sessions share
+the watch list (``watch_session``; their polling is in ``events.sources.session_poll``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ class Poller:
         """Hand one event to the relay (and ``on_event``); return the receiver's answer."""
         return self._emit(event)
 
+    def watch_session(self, session_id: str) -> bool:
+        """Watch an Agents API session (see ``events.sources.session_poll``)."""
+        from events.sources.session_poll import watch_session
+
+        self.known.add(keys.watch_key(session_id))
+        return watch_session(self.store, session_id)
+
     def poll_once(self) -> int:
         """Poll every due run once; return how many were polled."""
         polled = 0
@@ -111,6 +119,10 @@ class Poller:
             entry = json.loads(claim.payload)
             if "response_id" in entry:
                 poll_response(self, claim, entry)
+            elif entry.get("api") == "sessions":
+                from events.sources.session_poll import poll_session
+
+                poll_session(self, claim, entry)
             else:
                 self._poll(claim, entry)
             polled += 1

@@ -41,7 +41,7 @@ def make_backend(
     continuation: Any = None,
     on_follow_up: Any = None,
 ) -> Backend:
-    """The backend for ``api`` (``assistants`` or ``responses``).
+    """The backend for ``api`` (``assistants``, ``responses`` or ``sessions``).
 
     ``on_follow_up(previous_id, follow_up_id)`` is told of every Responses follow-up created.
 
@@ -58,4 +58,10 @@ def make_backend(
         return ResponsesBackend(
             client, settings, continuation=continuation, on_follow_up=on_follow_up
         )
-    raise ConfigError(f"unknown API {api!r}: runhook serves 'assistants' and 'responses'")
+    if api == "sessions":
+        from handlers.backends.sessions import SessionsBackend
+
+        return SessionsBackend(client, settings)
+    raise ConfigError(
+        f"unknown API {api!r}: runhook serves 'assistants', 'responses' and 'sessions'"
+    )

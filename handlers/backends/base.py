@@ -15,7 +15,7 @@ from typing import Any, Literal
 from events.envelope import Event
 from events.errors import RunhookError
 
-Api = Literal["assistants", "responses"]
+Api = Literal["assistants", "responses", "sessions"]
 
 
 class RunExpired(RunhookError):

@@ -51,16 +51,17 @@ def add_parser(subparsers: Any) -> None:
         "--source",
         choices=["webhook", "stream", "poll"],
         default="webhook",
-        help="webhook (default): OpenAI-style signed webhooks to gunicorn (Responses), or the "
+        help="webhook (default): OpenAI-style signed webhooks to gunicorn (Responses, sessions), or the "
         "SDK stream relayed as signed webhooks (Assistants); stream: the stream relayed into "
         "this process; poll: the relay poller posting to gunicorn",
     )
     parser.add_argument(
         "--api",
-        choices=["responses", "assistants"],
+        choices=["responses", "sessions", "assistants"],
         default="responses",
-        help="responses (default): a background response, the live API; assistants: the "
-        "legacy Assistants API (shut down by OpenAI; the stand-in still serves it)",
+        help="responses (default): a background response, the live API; sessions: an Agents "
+        "API session (webhook: its agent.session.* webhooks); assistants: the legacy "
+        "Assistants API (shut down by OpenAI; the stand-in still serves it)",
     )
     parser.add_argument("--latency-ms", type=int, default=150, help="stand-in model latency")
     parser.add_argument(
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         StandinConfig(
             latency_ms=args.latency_ms,
             webhook_url=events_url
-            if args.api == "responses" and args.source == "webhook"
+            if args.source == "webhook" and args.api in ("responses", "sessions")
             else None,
             webhook_secret=openai_secret,
         )
@@ -155,7 +156,19 @@ def run(args: argparse.Namespace) -> int:
         client = standin.client()
         message = f"What is on {page_url}? Summarise it in one line."
         print(f'user: "{message}"\n')
-        if args.api == "responses":
+        if args.api == "sessions":
+            from handlers.cli.demo_sessions import start_session
+
+            start_session(
+                args.source,
+                client,
+                app,
+                settings,
+                secret=secret,
+                events_url=events_url,
+                message=message,
+            )
+        elif args.api == "responses":
             _start_response(args.source, client, app, settings, message, events_url, secret)
         else:
             _start_run(args.source, client, app, settings, message, events_url, secret)

@@ -47,7 +47,7 @@ def make_demo_app(settings: Settings) -> App:
         say(f"event  {event.type:<28} {event.object_id}")
         nxt()
 
-    @app.on("thread.run.*", "response.*")
+    @app.on("thread.run.*", "response.*", "agent.session.*")
     def observe(event: Event, ctx: Context) -> None:
         """Lets the tracing middleware see every run event (it runs where a handler matches)."""
 

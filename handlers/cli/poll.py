@@ -18,13 +18,14 @@ def add_parser(subparsers: Any) -> None:
     """Register ``runhook poll``."""
     parser = subparsers.add_parser(
         "poll",
-        help="relay poller: watch runs and background responses and emit their events",
+        help="relay poller: watch runs, background responses and sessions; emit their events",
         description=(
-            "Poll the runs and background responses on the watch list (kept in RUNHOOK_STORE, "
-            "filled with --watch, the Python API or the server's POST /watch) and emit an event "
-            "for every status newly seen, re-emitting a persisting requires_action (or a "
-            "completed response whose function calls are not answered yet) and following a "
-            "response's follow-ups to the end of its chain. Events go into this process's App "
+            "Poll the runs, background responses and Agents API sessions on the watch list "
+            "(kept in RUNHOOK_STORE, filled with --watch, --session, the Python API or the "
+            "server's POST /watch) and emit an event for every status newly seen, re-emitting a "
+            "persisting requires_action (or a completed response whose function calls are not "
+            "answered yet) and following a response's follow-ups to the end of its chain. "
+            "Events go into this process's App "
             "(default) or, with --url, to a runhook server. Intervals start at "
             "openai-poll-after-ms (else RUNHOOK_POLL_INTERVAL_S) and back off to "
             "RUNHOOK_POLL_MAX_INTERVAL_S."
@@ -36,6 +37,9 @@ def add_parser(subparsers: Any) -> None:
         help="add this run (with --thread) or background response (resp_…) to the watch list",
     )
     parser.add_argument("--thread", metavar="THREAD_ID", help="the thread of a --watch run")
+    parser.add_argument(
+        "--session", metavar="SESSION_ID", help="add this Agents API session to the watch list"
+    )
     parser.add_argument("--url", help="emit to this runhook server's /events instead of in-process")
     parser.add_argument("--secret", help="whsec_ secret for --url (default RUNHOOK_WEBHOOK_SECRET)")
     parser.add_argument("--burst", action="store_true", help="return once no watched run is left")
@@ -81,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         poller.watch_response(args.watch)
     elif args.watch:
         poller.watch(args.watch, args.thread)
+    if args.session:
+        poller.watch_session(args.session)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

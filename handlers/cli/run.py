@@ -17,16 +17,18 @@ def add_parser(subparsers: Any) -> None:
     """Register ``runhook run``."""
     parser = subparsers.add_parser(
         "run",
-        help="start a response (or run) and relay its stream as events",
+        help="start a response (or session turn, or run) and relay its stream as events",
         description=(
             "Responses (default): create a streamed background response for MESSAGE with the "
             "App's tools and relay its lifecycle events (created, queued, in_progress, "
             "completed, ...; deltas skipped) as signed runhook events, resuming the stream if "
-            "the connection drops. Assistants (legacy, --api assistants or --assistant): add "
-            "MESSAGE to a thread, start a streamed run of ASSISTANT and relay every run/step/"
-            "message event. Events go into this process's App (default: tools run here, "
-            "follow-ups are streamed and relayed too) or, with --url, to a runhook server. "
-            "Prints one line per event."
+            "the connection drops. Sessions (--api sessions, or --agent/--session): start a "
+            "turn of an Agents API session, a new one of --agent or the idle --session, and "
+            "relay its session events until the turn ends. Assistants (legacy, --api "
+            "assistants or --assistant): add MESSAGE to a thread, start a streamed run of "
+            "ASSISTANT and relay every run/step/message event. Events go into this process's "
+            "App (default: tools run here, follow-ups are streamed and relayed too) or, with "
+            "--url, to a runhook server. Prints one line per event."
         ),
     )
     parser.add_argument(
@@ -34,12 +36,15 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--api",
-        choices=["responses", "assistants"],
+        choices=["responses", "sessions", "assistants"],
         default=None,
-        help="the API (default responses; assistants when --assistant is given)",
+        help="the API (default responses; sessions with --agent or --session; assistants "
+        "with --assistant)",
     )
     parser.add_argument("--model", default="gpt-4o", help="model of the response (Responses)")
     parser.add_argument("--instructions", help="instructions of the response (Responses)")
+    parser.add_argument("--agent", help="agent id for a new session (sessions)")
+    parser.add_argument("--session", help="existing idle session id (sessions)")
     parser.add_argument("--assistant", help="assistant id (asst_...; Assistants)")
     parser.add_argument("--thread", help="existing thread id (Assistants; default: a new one)")
     parser.add_argument(
@@ -50,11 +55,21 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stream one response (or run) and relay it."""
-    api = args.api or ("assistants" if args.assistant else "responses")
+    """Stream one response (or session turn, or run) and relay it."""
+    api = args.api or (
+        "assistants"
+        if args.assistant
+        else "sessions"
+        if (args.agent or args.session)
+        else "responses"
+    )
+    if api == "sessions" and not (args.agent or args.session):
+        raise SystemExit(
+            "runhook run: --api sessions needs --agent agent_... or --session sess_..."
+        )
     if api == "assistants" and not args.assistant:
         raise SystemExit("runhook run: --api assistants needs --assistant asst_...")
-    if api == "responses" and (args.assistant or args.thread):
+    if api != "assistants" and (args.assistant or args.thread):
         raise SystemExit("runhook run: --assistant and --thread are Assistants options")
     settings = Settings.from_env()
     secret = relay_secret(settings, args.secret, remote=bool(args.url))
@@ -71,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     relay: Relay = (
         HttpRelay(args.url, secret) if args.url else PipelineRelay(app.pipeline(), secret)
     )
+    if api == "sessions":
+        return _run_session(args, client, relay)
     if api == "responses":
         create: dict[str, Any] = {
             "model": args.model,
@@ -92,3 +109,17 @@ def run(args: argparse.Namespace) -> int:
         client, relay, thread_id=thread_id, assistant_id=args.assistant, on_relayed=EventPrinter()
     )
     return 0
+
+
+def _run_session(args: argparse.Namespace, client: Any, relay: Relay) -> int:
+    from events.sources.session_stream import create_and_relay, start_turn
+
+    printer = EventPrinter()
+    if args.session:
+        status = start_turn(client, relay, args.session, args.message, on_relayed=printer)
+    else:
+        session_id, status = create_and_relay(
+            client, relay, agent_id=args.agent, message=args.message, on_relayed=printer
+        )
+        print(f"session {session_id}")
+    return 0 if status == "idle" else 1

@@ -1,5 +1,5 @@
 """The stand-in's HTTP surface: OpenAI's Assistants routes under ``/v1`` (Responses in
-``handlers.standin.responses``), plus ``/_standin/stats`` and ``/_standin/reset``.
+``handlers.standin.responses``, Agents sessions in ``handlers.standin.sessions``), plus ``/_standin/stats`` and ``/_standin/reset``.
 
 Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}`` with the real
 service's messages; every answer carries ``x-request-id``; Assistants routes require
@@ -506,7 +506,10 @@ def create_app(world: World) -> Flask:
 
     _ = TERMINAL
     from handlers.standin.responses import register_responses
+    from handlers.standin.sessions import register_sessions
     from handlers.standin.webhooks import register_webhooks
 
-    register_responses(app, world, register_webhooks(app, world))
+    hooks = register_webhooks(app, world)  # delivers the Responses and the sessions webhooks
+    register_responses(app, world, hooks)
+    register_sessions(app, world, hooks)
     return app

@@ -60,6 +60,8 @@ class StandinConfig:
         webhook_duplicate_rate: fraction of webhooks delivered twice.
         stream_drop_after: cut every streamed response create after this many events (the
             connection drops; the response lives on and its stream can be resumed).
+        session_results_race: how many first ``tool_result`` attempts per call an Agents
+            session refuses with the registration-race 400 (``Unknown pending tool call``).
     """
 
     latency_ms: int = 0
@@ -73,6 +75,7 @@ class StandinConfig:
     webhook_secret: str | None = None
     webhook_duplicate_rate: float = 0.0
     stream_drop_after: int | None = None
+    session_results_race: int = 0
 
 
 @dataclass

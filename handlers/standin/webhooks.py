@@ -208,10 +208,13 @@ class Webhooks:
     def publish(self, type_: str, data: dict[str, Any], stats: dict[str, Any]) -> None:
         """Deliver a ``type_`` event to the configured URL and every subscribed endpoint.
 
-        ``stats`` (the object's record in ``/_standin/stats``) counts attempts and statuses.
+        ``stats`` (the object's record in ``/_standin/stats``) counts attempts and statuses,
+        and lists the types published (``webhook_types``, one per event, in order).
         """
         cfg = self.world.config
         body = self._event(type_, data)
+        with self.world.lock:
+            stats.setdefault("webhook_types", []).append(type_)
         targets: list[tuple[str, Any]] = []
         if cfg.webhook_url and cfg.webhook_secret:
             targets.append((cfg.webhook_url, cfg.webhook_secret))
@@ -262,7 +265,7 @@ class Webhooks:
                             f"{type(exc).__name__}: {exc}"
                         )
                 with self.world.lock:
-                    stats["webhooks"] += 1
+                    stats["webhooks"] = stats.get("webhooks", 0) + 1
                     stats.setdefault("webhook_statuses", []).append(status)
                 if 200 <= status < 300:
                     return

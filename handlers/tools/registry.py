@@ -37,8 +37,18 @@ class Tool:
         """True for ``async def`` tools (run with ``asyncio.run`` in a worker thread)."""
         return inspect.iscoroutinefunction(self.fn)
 
-    def definition(self, api: Literal["assistants", "responses"] = "assistants") -> dict[str, Any]:
-        """The tool definition in the shape ``api`` expects."""
+    def definition(
+        self, api: Literal["assistants", "responses", "agents"] = "assistants"
+    ) -> dict[str, Any]:
+        """The tool definition in the shape ``api`` expects (``agents``: flat, no ``strict``,
+        as the Agents API's function tools are)."""
+        if api == "agents":
+            return {
+                "type": "function",
+                "name": self.name,
+                "description": self.signature.description or "",
+                "parameters": self.signature.parameters,
+            }
         function = {
             "name": self.name,
             "description": self.signature.description,
@@ -97,7 +107,7 @@ class ToolRegistry:
         return list(self._tools)
 
     def definitions(
-        self, api: Literal["assistants", "responses"] = "assistants"
+        self, api: Literal["assistants", "responses", "agents"] = "assistants"
     ) -> list[dict[str, Any]]:
         """Every tool's definition for ``api``."""
         return [tool.definition(api) for tool in self._tools.values()]

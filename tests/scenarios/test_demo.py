@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
         ["--api", "assistants"],
         ["--api", "assistants", "--source", "poll"],
         ["--api", "assistants", "--source", "stream"],
+        ["--api", "sessions"],
+        ["--api", "sessions", "--source", "poll"],
+        ["--api", "sessions", "--source", "stream"],
     ],
     ids=[
         "responses-webhook",
@@ -29,6 +32,9 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
         "assistants-webhook",
         "assistants-poll",
         "assistants-stream",
+        "sessions-webhook",
+        "sessions-poll",
+        "sessions-stream",
     ],
 )
 def test_demo_completes(args: list[str]) -> None:
@@ -55,5 +61,5 @@ def test_demo_completes(args: list[str]) -> None:
     submit = first("submit 1 output(s) for ")
     assert first("tool   fetch_url(") < submit < first("run completed")
     assert [line for line in lines if " ms  submit " in line] == [lines[submit]]
-    ends = ("thread.run.completed", "response.completed")
+    ends = ("thread.run.completed", "response.completed", "agent.session.idle")
     assert any(end in line for line in lines[submit + 1 :] for end in ends)

@@ -1,0 +1,91 @@
+"""The relay poller's Agents API part: watch sessions, emit their state as session events.
+
+A watched session is an entry ``{"api": "sessions", "run_id": <session id>, …}`` on the same
+watch list as runs (``events.sources.poller``), so one poller serves both. Each poll retrieves
+the session and, level-triggered like runs:
+
+- ``requires_action``: emits ``agent.session.requires_action`` with the snapshot on every
+  poll while it lasts (a lost event heals itself; the handler answers each wait once);
+- another status newly seen: ``agent.session.<status>`` with the snapshot;
+- ``idle`` after the session was seen working, or ``failed``: the watch ends (a session lives
+  on across turns; whoever starts the next turn watches it again). A session first seen idle
+  is kept until it works and settles, or ``poll_max_interval_s`` × 20 passes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from events import keys
+from events.envelope import Event
+from events.store.base import Store
+from events.store.records import Claim
+
+if TYPE_CHECKING:
+    from events.sources.poller import Poller
+
+log = logging.getLogger("runhook.poller")
+
+WORKING = frozenset({"in_progress", "requires_action"})
+
+
+def watch_session(store: Store, session_id: str) -> bool:
+    """Put a session on the watch list; False when it is already watched."""
+    entry = {
+        "api": "sessions",
+        "run_id": session_id,
+        "thread_id": None,
+        "last_status": None,
+        "interval": None,
+        "worked": False,
+        "idle_polls": 0,
+    }
+    result = store.enqueue(
+        keys.watch_key(session_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
+    )
+    return result.value == "new"
+
+
+def poll_session(poller: Poller, claim: Claim, entry: dict[str, Any]) -> None:
+    """Poll one watched session once (the poller holds its claim)."""
+    store, settings, session_id = poller.store, poller.settings, entry["run_id"]
+    try:
+        raw = poller.client.beta.agents.sessions.with_raw_response.retrieve(session_id)
+        session = raw.parse()
+    except openai.RateLimitError as exc:
+        retry = float(exc.response.headers.get("retry-after") or settings.poll_interval_s)
+        store.release(claim, retry_in_s=retry)
+        return
+    except openai.NotFoundError:
+        log.warning("watched session is gone", extra={"run_id": session_id})
+        store.complete(claim, settings.completed_ttl_s, outcome="gone")
+        return
+    except openai.APIError:
+        log.warning("poll failed", exc_info=True, extra={"run_id": session_id})
+        store.release(claim, retry_in_s=settings.poll_max_interval_s)
+        return
+    status = str(session.status)
+    base = settings.poll_interval_s
+    header = raw.headers.get("openai-poll-after-ms")
+    if header and header.isdigit():
+        base = int(header) / 1000
+    changed = status != entry["last_status"]
+    if changed or status == "requires_action":
+        event = Event.create(f"agent.session.{status}", session.model_dump(mode="json"))
+        ack = poller._emit(event)
+        if not ack.ok and ack.status >= 500:
+            store.release(claim, retry_in_s=base)
+            return
+    worked = bool(entry.get("worked")) or status in WORKING
+    idle_polls = int(entry.get("idle_polls") or 0) + (1 if status == "idle" else 0)
+    if status == "failed" or (status == "idle" and (worked or idle_polls > 20)):
+        store.complete(claim, settings.completed_ttl_s, outcome=status)
+        return
+    interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
+    interval = min(interval, settings.poll_max_interval_s)
+    entry.update(last_status=status, interval=interval, worked=worked, idle_polls=idle_polls)
+    store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
