@@ -25,7 +25,12 @@ themselves, until an operator replays them (``runhook inbox``)."""
 
 
 WAIT_EVENT_TYPES = frozenset(
-    {"thread.run.requires_action", "response.completed", "agent.session.action_required"}
+    {
+        "thread.run.requires_action",
+        "response.completed",
+        "agent.session.action_required",
+        "agent.session.requires_action",
+    }
 )
 """Event types that may ask for tools: workers run them ahead of lifecycle bookkeeping."""
 

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from handlers.standin.session_state import Sessions, input_messages
-from handlers.standin.webhooks import Webhooks
 from handlers.standin.state import ApiError, World, new_id
+from handlers.standin.webhooks import Webhooks
 
 BETA_MESSAGE = (
     "You must provide the 'OpenAI-Beta' header to access the Agents API. Please try again by "
