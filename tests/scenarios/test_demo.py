@@ -48,7 +48,7 @@ def test_demo_completes(args: list[str]) -> None:
     )
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    api = "assistants" if "assistants" in args else "responses"
+    api = next((a for a in ("assistants", "sessions") if a in args), "responses")
     assert out.startswith(f"runhook demo: api={api} ")
     assert "tool   fetch_url(url='http://127.0.0.1:" in out
     assert "final answer" in out and "reactive, webhook-driven pipeline" in out

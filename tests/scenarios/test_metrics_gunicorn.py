@@ -99,7 +99,7 @@ def test_metrics_count_a_driven_run_across_two_workers(
         return all(stats.get(w.id, {}).get("submits") == 1 for w in waits)
 
     wait_until(submitted, what="the three submits")
-    # Spread unhandled-type events over both workers: new connections, in parallel.
+    # Spread events of a type the metrics label "other" over both workers, in parallel.
     burst = [Event.create("test.ping", {"id": f"p{i}"}) for i in range(40)]
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lambda e: post(server, secret, e), burst)) == {202}
