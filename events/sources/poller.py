@@ -2,8 +2,8 @@
 
 It watches Assistants runs (below) and background responses (``poller_responses``, the same
 list, leases and backoff). A watch list of runs lives in the store (queue ``watch``, one entry per run), so a restarted
-poller resumes it and N pollers on N hosts share it: each poll claims the run's entry with a
-lease, so no run is polled by two pollers at once.
+poller resumes it and N pollers on N hosts share it: each poll holds the run's entry as a
+``Lease`` (renewed while the poll runs), so no run is polled by two pollers at once.
 
 It is level-triggered: an event is emitted for every status it newly observes, and while a run
 keeps waiting in ``requires_action`` the same wait is re-emitted every interval (a new event id,
@@ -36,7 +36,8 @@ from events.sources.backoff import OutageBackoff
 from events.sources.poller_responses import poll_response, watch_response
 from events.sources.relay import Relay
 from events.store.base import Store
-from events.store.records import Claim, Status
+from events.store.lease import Lease
+from events.store.records import Status
 
 log = logging.getLogger("runhook.poller")
 
@@ -112,19 +113,22 @@ class Poller:
         """Poll every due run once; return how many were polled."""
         polled = 0
         for key in self.store.due(keys.WATCH_QUEUE, limit=100):
-            claim = self.store.claim(key, LEASE_S)
-            if claim is None or claim.payload is None:
+            lease = self.store.acquire(key, LEASE_S)
+            if lease is None:
                 continue
-            self.known.add(key)
-            entry = json.loads(claim.payload)
-            if "response_id" in entry:
-                poll_response(self, claim, entry)
-            elif entry.get("api") == "sessions":
-                from events.sources.session_poll import poll_session
+            with lease:
+                if lease.saved is None:
+                    continue
+                self.known.add(key)
+                entry = json.loads(lease.saved)
+                if "response_id" in entry:
+                    poll_response(self, lease, entry)
+                elif entry.get("api") == "sessions":
+                    from events.sources.session_poll import poll_session
 
-                poll_session(self, claim, entry)
-            else:
-                self._poll(claim, entry)
+                    poll_session(self, lease, entry)
+                else:
+                    self._poll(lease, entry)
             polled += 1
         return polled
 
@@ -164,45 +168,57 @@ class Poller:
             if polled == 0:
                 stop.wait(0.05)
 
-    def _poll(self, claim: Claim, entry: dict[str, Any]) -> None:
+    def fetch(self, lease: Lease, what: str, object_id: str, retrieve: Callable[[], Any]) -> Any:
+        """Call ``retrieve`` (a ``with_raw_response`` read) for a watched object.
+
+        Returns the raw response, or None when the poll ended here: a 429 gives the entry back
+        after ``retry-after``, a 404 ends the watch (``gone``), another API error retries after
+        the longest interval.
+        """
+        try:
+            return retrieve()
+        except openai.RateLimitError as exc:
+            retry = float(exc.response.headers.get("retry-after") or self.settings.poll_interval_s)
+            lease.release(retry_in_s=retry)
+        except openai.NotFoundError:
+            log.warning("watched %s is gone", what, extra={"run_id": object_id})
+            lease.complete(self.settings.completed_ttl_s, outcome="gone")
+        except openai.APIError:
+            log.warning("poll failed", exc_info=True, extra={"run_id": object_id})
+            lease.release(retry_in_s=self.settings.poll_max_interval_s)
+        return None
+
+    def base_interval(self, raw: Any) -> float:
+        """The next interval after a change: ``openai-poll-after-ms`` when the API sends it."""
+        header = raw.headers.get("openai-poll-after-ms")
+        if header and header.isdigit():
+            return int(header) / 1000
+        return self.settings.poll_interval_s
+
+    def _poll(self, lease: Lease, entry: dict[str, Any]) -> None:
         run_id, thread_id = entry["run_id"], entry["thread_id"]
         if entry.get("due_at"):
             self.observer.recorder.poll_lag(self.clock() - entry["due_at"])
-        try:
-            raw = self.client.beta.threads.runs.with_raw_response.retrieve(
-                run_id, thread_id=thread_id
-            )
-            run = raw.parse()
-        except openai.RateLimitError as exc:
-            retry = float(exc.response.headers.get("retry-after") or self.settings.poll_interval_s)
-            self.store.release(claim, retry_in_s=retry)
+        runs = self.client.beta.threads.runs.with_raw_response
+        raw = self.fetch(lease, "run", run_id, lambda: runs.retrieve(run_id, thread_id=thread_id))
+        if raw is None:
             return
-        except openai.NotFoundError:
-            log.warning("watched run is gone", extra={"run_id": run_id})
-            self.store.complete(claim, self.settings.completed_ttl_s, outcome="gone")
-            return
-        except openai.APIError:
-            log.warning("poll failed", exc_info=True, extra={"run_id": run_id})
-            self.store.release(claim, retry_in_s=self.settings.poll_max_interval_s)
-            return
+        run = raw.parse()
         status = str(run.status)
-        base = self.settings.poll_interval_s
-        header = raw.headers.get("openai-poll-after-ms")
-        if header and header.isdigit():
-            base = int(header) / 1000
+        base = self.base_interval(raw)
         changed = status != entry["last_status"]
         if changed or status == "requires_action":
             ack = self._emit(Event.create(f"thread.run.{status}", run.model_dump(mode="json")))
             if not ack.ok and ack.status >= 500:
-                self.store.release(claim, retry_in_s=base)
+                lease.release(retry_in_s=base)
                 return
         if status in TERMINAL:
-            self.store.complete(claim, self.settings.completed_ttl_s, outcome=status)
+            lease.complete(self.settings.completed_ttl_s, outcome=status)
             return
         interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
         interval = min(interval, self.settings.poll_max_interval_s)
         entry.update(last_status=status, interval=interval, due_at=self.clock() + interval)
-        self.store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
+        lease.release(retry_in_s=interval, payload=json.dumps(entry).encode())
 
     def _emit(self, event: Event) -> Any:
         ack = self.relay.emit(event)

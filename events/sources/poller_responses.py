@@ -19,12 +19,11 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import openai
-
 from events import keys
 from events.envelope import Event
 from events.store.base import Store
-from events.store.records import Claim, Status
+from events.store.lease import Lease
+from events.store.records import Status
 
 if TYPE_CHECKING:
     from events.sources.poller import Poller
@@ -64,47 +63,34 @@ def _answered(store: Store, response_id: str, calls: list[str]) -> bool:
     return record is not None and record.status is Status.COMPLETED
 
 
-def poll_response(poller: Poller, claim: Claim, entry: dict[str, Any]) -> None:
-    """Poll one watched response (the poller holds ``claim``, its watch entry's lease)."""
+def poll_response(poller: Poller, lease: Lease, entry: dict[str, Any]) -> None:
+    """Poll one watched response (the poller holds ``lease``, its watch entry's)."""
     store, settings = poller.store, poller.settings
     rid = entry["response_id"]
-    try:
-        raw = poller.client.responses.with_raw_response.retrieve(rid)
-        response = raw.parse()
-    except openai.RateLimitError as exc:
-        retry = float(exc.response.headers.get("retry-after") or settings.poll_interval_s)
-        store.release(claim, retry_in_s=retry)
+    responses = poller.client.responses.with_raw_response
+    raw = poller.fetch(lease, "response", rid, lambda: responses.retrieve(rid))
+    if raw is None:
         return
-    except openai.NotFoundError:
-        log.warning("watched response is gone", extra={"run_id": rid})
-        store.complete(claim, settings.completed_ttl_s, outcome="gone")
-        return
-    except openai.APIError:
-        log.warning("poll failed", exc_info=True, extra={"run_id": rid})
-        store.release(claim, retry_in_s=settings.poll_max_interval_s)
-        return
+    response = raw.parse()
     status = str(response.status)
     calls = _call_ids(response) if status == "completed" else []
     if calls and _answered(store, rid, calls):
-        store.complete(claim, settings.completed_ttl_s, outcome="answered")
+        lease.complete(settings.completed_ttl_s, outcome="answered")
         return
-    base = settings.poll_interval_s
-    header = raw.headers.get("openai-poll-after-ms")
-    if header and header.isdigit():
-        base = int(header) / 1000
+    base = poller.base_interval(raw)
     changed = status != entry["last_status"]
     if changed or calls:
         ack = poller.emit(Event.create(f"response.{status}", response.model_dump(mode="json")))
         if not ack.ok and ack.status >= 500:
-            store.release(claim, retry_in_s=base)
+            lease.release(retry_in_s=base)
             return
     if status in TERMINAL and not calls:
-        store.complete(claim, settings.completed_ttl_s, outcome=status)
+        lease.complete(settings.completed_ttl_s, outcome=status)
         return
     if calls and _answered(store, rid, calls):
-        store.complete(claim, settings.completed_ttl_s, outcome="answered")
+        lease.complete(settings.completed_ttl_s, outcome="answered")
         return
     interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
     interval = min(interval, settings.poll_max_interval_s)
     entry.update(last_status=status, interval=interval)
-    store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
+    lease.release(retry_in_s=interval, payload=json.dumps(entry).encode())

@@ -18,12 +18,10 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import openai
-
 from events import keys
 from events.envelope import Event
 from events.store.base import Store
-from events.store.records import Claim
+from events.store.lease import Lease
 
 if TYPE_CHECKING:
     from events.sources.poller import Poller
@@ -50,42 +48,29 @@ def watch_session(store: Store, session_id: str) -> bool:
     return result.value == "new"
 
 
-def poll_session(poller: Poller, claim: Claim, entry: dict[str, Any]) -> None:
-    """Poll one watched session once (the poller holds its claim)."""
-    store, settings, session_id = poller.store, poller.settings, entry["run_id"]
-    try:
-        raw = poller.client.beta.agents.sessions.with_raw_response.retrieve(session_id)
-        session = raw.parse()
-    except openai.RateLimitError as exc:
-        retry = float(exc.response.headers.get("retry-after") or settings.poll_interval_s)
-        store.release(claim, retry_in_s=retry)
+def poll_session(poller: Poller, lease: Lease, entry: dict[str, Any]) -> None:
+    """Poll one watched session once (the poller holds its lease)."""
+    settings, session_id = poller.settings, entry["run_id"]
+    sessions = poller.client.beta.agents.sessions.with_raw_response
+    raw = poller.fetch(lease, "session", session_id, lambda: sessions.retrieve(session_id))
+    if raw is None:
         return
-    except openai.NotFoundError:
-        log.warning("watched session is gone", extra={"run_id": session_id})
-        store.complete(claim, settings.completed_ttl_s, outcome="gone")
-        return
-    except openai.APIError:
-        log.warning("poll failed", exc_info=True, extra={"run_id": session_id})
-        store.release(claim, retry_in_s=settings.poll_max_interval_s)
-        return
+    session = raw.parse()
     status = str(session.status)
-    base = settings.poll_interval_s
-    header = raw.headers.get("openai-poll-after-ms")
-    if header and header.isdigit():
-        base = int(header) / 1000
+    base = poller.base_interval(raw)
     changed = status != entry["last_status"]
     if changed or status == "requires_action":
         event = Event.create(f"agent.session.{status}", session.model_dump(mode="json"))
-        ack = poller._emit(event)
+        ack = poller.emit(event)
         if not ack.ok and ack.status >= 500:
-            store.release(claim, retry_in_s=base)
+            lease.release(retry_in_s=base)
             return
     worked = bool(entry.get("worked")) or status in WORKING
     idle_polls = int(entry.get("idle_polls") or 0) + (1 if status == "idle" else 0)
     if status == "failed" or (status == "idle" and (worked or idle_polls > 20)):
-        store.complete(claim, settings.completed_ttl_s, outcome=status)
+        lease.complete(settings.completed_ttl_s, outcome=status)
         return
     interval = base if changed or entry["interval"] is None else entry["interval"] * 1.5
     interval = min(interval, settings.poll_max_interval_s)
     entry.update(last_status=status, interval=interval, worked=worked, idle_polls=idle_polls)
-    store.release(claim, retry_in_s=interval, payload=json.dumps(entry).encode())
+    lease.release(retry_in_s=interval, payload=json.dumps(entry).encode())

@@ -85,10 +85,10 @@ def watch_blueprint(store: Store, settings: Settings) -> Blueprint:
             return denied
         key = keys.watch_key(run_id)
         try:
-            claim = store.claim(key, 30.0)
-            if claim is not None:
-                store.forget(claim)  # forgotten, not completed: it may be watched again
-            held = claim is None and _watched(store.get(key))
+            lease = store.acquire(key, 30.0)
+            if lease is not None:
+                lease.forget()  # forgotten, not completed: it may be watched again
+            held = lease is None and _watched(store.get(key))
         except StoreError as exc:
             return flask_response(Ack.store_unavailable(exc))
         if held:
