@@ -23,7 +23,7 @@ from events.store.memory import MemoryStore
 from handlers.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, free_port, wait_until
 
-pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
+pytestmark = [pytest.mark.gunicorn, pytest.mark.slow, pytest.mark.exactly_once]
 
 OPENAI_SECRET = "whsec_" + base64.b64encode(b"openai-agents-secret-0123456789ab").decode()
 TOOL = {
