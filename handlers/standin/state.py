@@ -227,6 +227,7 @@ class World:
         """Apply every transition due by ``now``."""
         now = self.clock() if now is None else now
         with self.changed:
+            seen = len(run.events)
             while run.status not in TERMINAL:
                 expires = float(run.obj["expires_at"])
                 due = run.next_at if run.next_at is not None else float("inf")
@@ -237,7 +238,10 @@ class World:
                     getattr(self, f"_step_{step}")(run, due)
                 else:
                     break
-            self.changed.notify_all()
+            if len(run.events) != seen:
+                # Only a transition wakes the others: waking them for nothing made every
+                # waiting reader and the scheduler wake each other in a loop (a busy core).
+                self.changed.notify_all()
 
     def _emit(
         self,
