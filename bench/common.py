@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import signal
 import socket
 import statistics
@@ -14,6 +15,7 @@ from typing import Any
 import httpx2
 
 REPO = Path(__file__).resolve().parent.parent
+SECRET = "whsec_" + base64.b64encode(b"runhook-bench-secret-0123456789a").decode()
 
 
 def pct(values: list[float], q: float) -> float:
