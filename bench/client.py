@@ -9,7 +9,9 @@ terminal) until N runs were started, each with one instant tool call. PATH is on
 - ``stream``: the stream relay with the App in this process (``PipelineRelay``, memory store;
   ``--continuation``: outputs submitted through a stream relayed too);
 - ``webhook``: the stream relayed as signed POSTs to a runhook server (``HttpRelay``);
-- ``poller``: the run put on the relay poller's watch list (a ``runhook poll`` process).
+- ``poller``: the run put on the relay poller's watch list (a ``runhook poll`` process);
+- ``responses``: a background response; the stand-in's ``response.completed`` webhook goes to
+  the runhook server, which creates the follow-up with the outputs.
 
 A run this process does not follow to its end itself (webhook, poller) is awaited with one
 blocking ``POST /_standin/wait`` inside the stand-in: no polling of the harness's own.
@@ -70,7 +72,7 @@ class Counting:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.client")
-    parser.add_argument("path", choices=["polling", "stream", "webhook", "poller"])
+    parser.add_argument("path", choices=["polling", "stream", "webhook", "poller", "responses"])
     parser.add_argument("--standin", required=True, help="the stand-in's root URL")
     parser.add_argument("--server", help="runhook server's root URL (webhook)")
     parser.add_argument("--store", help="the poller's store URL (poller)")
@@ -141,6 +143,20 @@ def main() -> None:
             )
             wait_terminal(ids[0])  # at once when the continuation already followed it
             return ids[0]
+
+    elif args.path == "responses":
+        tools = apps.app.tools.definitions("responses")
+
+        def run_one() -> str:
+            rid = client.responses.create(
+                model="gpt-4o",
+                input=TEXT,
+                tools=tools,  # type: ignore[arg-type]
+                background=True,
+            ).id
+            body = {"responses": [rid], "timeout": 300, "interval": 0.02}
+            http.post(f"{args.standin}/_standin/responses/wait", json=body)
+            return rid
 
     else:
         from events.store import open_store

@@ -164,6 +164,15 @@ class Proc:
         self.stop()
 
 
+def _log(name: str) -> Any:
+    """Where a child's output goes: ``$BENCH_LOG_DIR/<name>-<n>.log`` when set, else nowhere."""
+    directory = os.environ.get("BENCH_LOG_DIR")
+    if not directory:
+        return subprocess.DEVNULL
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return open(tempfile.mktemp(prefix=f"{name}-", suffix=".log", dir=directory), "wb")  # noqa: SIM115
+
+
 def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -207,6 +216,17 @@ class Standin(Proc):
         ).json()
         return list(answer["pending"])
 
+    def wait_responses(self, ids: list[str], timeout: float = 300) -> list[str]:
+        """Block (in the stand-in) until the response chains started by ``ids`` ended."""
+        body = {"responses": ids, "timeout": timeout, "interval": 0.05}
+        answer = httpx2.post(
+            f"{self.root_url}/_standin/responses/wait",
+            json=body,
+            timeout=timeout + 30,
+            trust_env=False,
+        ).json()
+        return list(answer["pending"])
+
     def event_names(self, run_id: str) -> list[str]:
         return list(
             httpx2.get(f"{self.root_url}/_standin/runs/{run_id}/events", trust_env=False).json()
@@ -219,19 +239,21 @@ class Serve(Proc):
     Args:
         env: RUNHOOK_* and OPENAI_* variables of the server.
         target: a WSGI ``module:object`` to serve instead of runhook.
+        port: the port (chosen in advance when the stand-in must know it for its webhooks).
     """
 
-    def __init__(self, env: dict[str, str], target: str | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, env: dict[str, str], target: str | None = None, *, port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = base_env(RUNHOOK_BIND=f"127.0.0.1:{self.port}", **env)
         if target is None:
             argv = [*CLI, "serve"]
         else:
             argv = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target]
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        log = _log("server")
+        self.proc = subprocess.Popen(argv, cwd=REPO, env=full, stdout=log, stderr=log)
         _wait_http(f"{self.url}/healthz", self.proc, f"server {target or 'runhook serve'}")
         want = int(env.get("RUNHOOK_WORKERS", "2"))
         deadline = time.monotonic() + 30
@@ -292,6 +314,6 @@ class PollerProc(Proc):
             [*CLI, "poll"],
             cwd=REPO,
             env=base_env(**env),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=_log("poller"),
+            stderr=subprocess.STDOUT,
         )

@@ -21,7 +21,7 @@ from typing import Any
 from openai import OpenAI
 
 from bench import apps
-from bench.common import REPO, SECRET, summary
+from bench.common import REPO, SECRET, free_port, summary
 from bench.procs import PollerProc, Proc, RedisProc, Serve, Standin, Window, quiesce
 from events.config import Settings
 from events.envelope import Event
@@ -59,6 +59,7 @@ PATHS: list[tuple[str, str, str | None]] = [
     ("stream -> webhook, gunicorn SQLite", "webhook", "sqlite"),
     ("stream -> webhook, gunicorn Redis", "webhook", "redis"),
     ("relay poller", "poller", None),
+    ("Responses webhook, gunicorn SQLite", "responses", "sqlite"),
 ]
 BASELINE = PATHS[0][0]
 
@@ -102,10 +103,14 @@ def b1_latency(
 ) -> dict[str, Any]:
     """B1 at one model latency: every path, interleaved, ``reps`` rounds."""
     work = tempfile.mkdtemp(prefix="runhook-bench-")
-    standin = Standin(latency)
+    port = free_port()  # the SQLite server's: background responses' webhooks go there
+    hook = ["--webhook-url", f"http://127.0.0.1:{port}/events", "--webhook-secret", SECRET]
+    standin = Standin(latency, *hook)
     servers: dict[str, Serve] = {}
     try:
-        servers["sqlite"] = Serve(_server_env(standin, f"sqlite:///{work}/b1.db", continuation))
+        servers["sqlite"] = Serve(
+            _server_env(standin, f"sqlite:///{work}/b1.db", continuation), port=port
+        )
         if redis is not None:
             url = redis.url.rsplit("/", 1)[0] + f"/{db}"
             servers["redis"] = Serve(_server_env(standin, url, continuation))
@@ -185,9 +190,9 @@ def _batch(
             time.sleep(0.5)
             quiesce([poller.pid], cap=20)
         # the process doing runhook's work (or the polling loop's) for this path
-        where = {"webhook": "server", "poller": "poller"}.get(path, "client")
+        where = {"webhook": "server", "responses": "server", "poller": "poller"}.get(path, "client")
         pids: dict[str, list[int]] = {"standin": [standin.pid], "client": [client.pid]}
-        if server is not None and path == "webhook":
+        if server is not None:
             pids["server"] = server.workers()
         if poller is not None:
             pids["poller"] = [poller.pid]
@@ -211,7 +216,9 @@ def _batch(
             poller.stop()
     stats = standin.stats()
     reaction, total, events = [], [], 0
-    for rid in out["runs"]:
+    if path == "responses":
+        reaction, total, events = _responses(stats["responses"], out["runs"])
+    for rid in out["runs"] if path != "responses" else []:
         run = stats["runs"][rid]
         reaction.append(run["outputs_accepted_at"][0] - run["requires_action_at"][0])
         times = [t for _, t in run["transitions"]]
@@ -220,7 +227,7 @@ def _batch(
         events += sum(1 for e in standin.event_names(rid) if not e.endswith(".delta"))
     n = len(out["runs"])
     cpu = measured["cpu_s"]
-    workers_after = server.workers() if server is not None and path == "webhook" else None
+    workers_after = server.workers() if server is not None else None
     return {
         "reaction": reaction,
         "total": total,
@@ -238,6 +245,24 @@ def _batch(
         "machine_busy": measured["machine_busy"],
         "workers_restarted": workers_after is not None and workers_after != pids.get("server"),
     }
+
+
+def _responses(table: dict[str, Any], firsts: list[str]) -> tuple[list[float], list[float], int]:
+    """Reaction (first response completed -> follow-up created), chain time, webhooks."""
+    reaction, total, webhooks = [], [], 0
+    for rid in firsts:
+        chain = [rid]
+        while table.get(chain[-1], {}).get("follow_up_ids"):
+            chain.append(table[chain[-1]]["follow_up_ids"][0])
+        first = table[rid]
+        done = [t for st, t in first["transitions"] if st == "completed"]
+        if done and first.get("follow_up_at"):
+            reaction.append(first["follow_up_at"][0] - done[0])
+        last = table[chain[-1]]["transitions"]
+        total.append(last[-1][1] - first["transitions"][0][1])
+        for r in chain:
+            webhooks += sum(1 for s in table[r].get("webhook_statuses", []) if 200 <= s < 300)
+    return reaction, total, webhooks
 
 
 def _child_env() -> dict[str, str]:

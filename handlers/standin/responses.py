@@ -89,6 +89,10 @@ class Responses:
     def __init__(self, world: World) -> None:
         self.world = world
         self.items: dict[str, ResponseState] = {}
+        # one client for every delivery: building one per webhook cost the stand-in ~50 ms of
+        # CPU each (its SSL context), which the benchmarks then counted as delivery latency
+        self.http = httpx2.Client(timeout=15.0, trust_env=False)
+        world.closers.append(self.http.close)
         world.timers.append(self.tick)
 
     def stats(self, rid: str) -> dict[str, Any]:
@@ -161,11 +165,26 @@ class Responses:
         with world.changed:
             self.items[obj["id"]] = state
             self.stats(obj["id"])["transitions"].append([obj["status"], now])
+            if prev_id:
+                prev_stats = self.stats(prev_id)
+                prev_stats.setdefault("follow_up_at", []).append(now)
+                prev_stats.setdefault("follow_up_ids", []).append(obj["id"])
             state.next_at = now + delay
             if not background:
                 self._finish(state, now)
             world.changed.notify_all()
             return copy.deepcopy(obj)
+
+    def chain_done(self, rid: str) -> bool:
+        """True once ``rid`` is terminal and, if it asked for calls, a follow-up chain is done."""
+        state = self.items.get(rid)
+        if state is None:
+            return True
+        if state.obj["status"] in ("queued", "in_progress"):
+            return False
+        if state.obj["status"] != "completed" or not state.names:
+            return True
+        return any(self.chain_done(f) for f in self.stats(rid).get("follow_up_ids", []))
 
     def get(self, rid: str) -> ResponseState:
         state = self.items.get(rid)
@@ -266,23 +285,21 @@ class Responses:
     def _deliver(
         self, url: str, secret: str, msg_id: str, body: bytes, stats: dict[str, Any]
     ) -> None:
-        with httpx2.Client(timeout=15.0, trust_env=False) as client:
-            for delay in (0.0, *RETRY_DELAYS_S):
-                time.sleep(delay)
-                headers = {**sign_headers(secret, body, msg_id=msg_id), "user-agent": USER_AGENT}
-                try:
-                    status = client.post(url, content=body, headers=headers).status_code
-                except httpx2.HTTPError as exc:
-                    status = 0
-                    with self.world.lock:
-                        stats.setdefault("webhook_errors", []).append(
-                            f"{type(exc).__name__}: {exc}"
-                        )
+        client = self.http
+        for delay in (0.0, *RETRY_DELAYS_S):
+            time.sleep(delay)
+            headers = {**sign_headers(secret, body, msg_id=msg_id), "user-agent": USER_AGENT}
+            try:
+                status = client.post(url, content=body, headers=headers).status_code
+            except httpx2.HTTPError as exc:
+                status = 0
                 with self.world.lock:
-                    stats["webhooks"] += 1
-                    stats.setdefault("webhook_statuses", []).append(status)
-                if 200 <= status < 300:
-                    return
+                    stats.setdefault("webhook_errors", []).append(f"{type(exc).__name__}: {exc}")
+            with self.world.lock:
+                stats["webhooks"] += 1
+                stats.setdefault("webhook_statuses", []).append(status)
+            if 200 <= status < 300:
+                return
 
 
 def register_responses(app: Flask, world: World) -> None:
@@ -302,6 +319,21 @@ def register_responses(app: Flask, world: World) -> None:
                 param="stream",
             )
         return jsonify(responses.create(body))
+
+    @app.post("/_standin/responses/wait")
+    def wait_responses() -> Any:
+        """Block until every chain in ``{"responses": [...]}`` ended (see ``chain_done``) or
+        ``timeout`` s pass; answer ``{"pending": [...]}`` (benchmarks, instead of polling)."""
+        body = request.get_json(force=True, silent=True) or {}
+        pending = [str(r) for r in body.get("responses", [])]
+        interval = float(body.get("interval", 0.02))
+        deadline = time.monotonic() + float(body.get("timeout", 60))
+        while True:
+            with world.lock:
+                pending = [r for r in pending if not responses.chain_done(r)]
+            if not pending or time.monotonic() >= deadline:
+                return jsonify({"pending": pending})
+            time.sleep(interval)
 
     @app.get("/v1/responses/<rid>")
     def get_response(rid: str) -> Any:

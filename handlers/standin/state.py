@@ -106,6 +106,7 @@ class World:
         self.steps: dict[str, list[dict[str, Any]]] = {}
         self.stats: dict[str, Any] = {}
         self.timers: list[Callable[[float], float | None]] = []
+        self.closers: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self.reset_stats()
         self._thread = threading.Thread(
@@ -139,6 +140,8 @@ class World:
 
     def stop(self) -> None:
         self._stop.set()
+        for close in self.closers:
+            close()
         with self.changed:
             self.changed.notify_all()
 
