@@ -122,7 +122,13 @@ def b1_latency(
                 if store is not None and store not in servers:
                     continue
                 server = servers[store] if store else None
+                began = time.monotonic()
                 batch = _batch(standin, path, server, runs, f"{work}/poll-{rep}.db", continuation)
+                print(
+                    f"  B1 {latency} ms, {name}: {time.monotonic() - began:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 per_path.setdefault(name, []).append(batch)
     finally:
         for proc in servers.values():
