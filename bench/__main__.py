@@ -45,7 +45,7 @@ def render(results: dict[str, Any]) -> str:
             for name, p in paths.items():
                 rows.append(
                     [
-                        name,
+                        name + (" (a worker restarted!)" if p["workers_restarted"] else ""),
                         p["reaction"]["median"] * 1000,
                         p["reaction"]["p95"] * 1000,
                         base["reaction"]["median"] / max(p["reaction"]["median"], 1e-9),

@@ -431,6 +431,7 @@ def b3_one(n: int) -> dict[str, Any]:
                 "OPENAI_BASE_URL": standin.base_url,
             }
         )
+        _warm(server)
         loader = subprocess.Popen(
             [sys.executable, "-m", "bench.waiting", standin.root_url, server.url, str(n)],
             cwd=REPO,
@@ -476,6 +477,7 @@ def b3_one(n: int) -> dict[str, Any]:
         "rss_kib_per_run": (rss_peak - rss_before) / n,
         "server_cpu_ms_per_run": 1000 * measured["cpu_s"]["server"] / n,
         "statuses": out["statuses"],
+        "posted_s": out["posted_s"],
         "load_before": measured["load_before"],
         "load_after": measured["load_after"],
         "machine_busy": measured["machine_busy"],
