@@ -55,7 +55,7 @@ def bench_app(client: OpenAI, **settings: Any) -> App:
 #: (row name, bench.client path, server store: None / "sqlite" / "redis")
 PATHS: list[tuple[str, str, str | None]] = [
     ("polling loop (SDK defaults)", "polling", None),
-    ("stream relay, in-process", "stream", None),
+    ("stream relay, in-process (memory store)", "stream", None),
     ("stream -> webhook, gunicorn SQLite", "webhook", "sqlite"),
     ("stream -> webhook, gunicorn Redis", "webhook", "redis"),
     ("relay poller", "poller", None),
