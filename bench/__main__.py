@@ -27,6 +27,51 @@ def _load(batches: list[dict[str, Any]]) -> str:
     return ", ".join(parts)
 
 
+def targets(results: dict[str, Any]) -> list[list[Any]]:
+    """Issue 12's "done when" lines: what was measured against what is asked."""
+    rows: list[list[Any]] = []
+
+    def add(what: str, value: float, goal: str, ok: bool) -> None:
+        rows.append([what, value, goal, "yes" if ok else "NO"])
+
+    b1 = results.get("B1", {})
+    slow, fast = b1.get("latency_200ms"), b1.get("latency_0ms")
+    webhooks = [n for n in (slow or fast or {}) if n.startswith("stream -> webhook")]
+    if slow:
+        base = slow[BASELINE]
+        for name in webhooks:
+            p = slow[name]
+            ratio = base["reaction"]["median"] / max(p["reaction"]["median"], 1e-9)
+            add(f"200 ms, {name}: × polling p50", ratio, ">= 20", ratio >= 20)
+            ratio = base["reaction"]["p95"] / max(p["reaction"]["p95"], 1e-9)
+            add(f"200 ms, {name}: × polling p95", ratio, ">= 5", ratio >= 5)
+    if fast:
+        base = fast[BASELINE]["reaction"]["median"]
+        for name in [n for n in fast if n.startswith("stream")]:
+            ratio = base / max(fast[name]["reaction"]["median"], 1e-9)
+            add(f"0 ms, {name}: × polling p50", ratio, ">= 1", ratio >= 1)
+        if "relay poller" in fast:
+            ratio = fast["relay poller"]["reaction"]["median"] / max(base, 1e-9)
+            add("0 ms, relay poller: p50 / polling p50", ratio, "<= 1.2", ratio <= 1.2)
+    for latency, paths in ((k, v) for k, v in b1.items() if k.startswith("latency_")):
+        for name in webhooks:
+            value = paths[name]["cpu_ms_per_event"]
+            add(f"{latency[8:-2]} ms, {name}: server CPU ms/event", value, "<= 1", value <= 1)
+    b2 = results.get("B2", {})
+    if "bare Flask 204" in b2:
+        bare = b2["bare Flask 204"]["rps"]
+        for name in [n for n in b2 if n.startswith("runhook")]:
+            ratio = b2[name]["rps"] / bare
+            add(f"ingest, {name}: × bare Flask", ratio, ">= 0.8", ratio >= 0.8)
+    for b in results.get("B3", []):
+        note = "" if b["runs"] >= 2000 else " (asked at 2,000)"
+        value = b["ratio_to_bound"]
+        add(f"{b['runs']} waiting runs: wall / bound{note}", value, "<= 1.5", value <= 1.5)
+        value = b["rss_kib_per_run"]
+        add(f"{b['runs']} waiting runs: KiB per run{note}", value, "<= 20", value <= 20)
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     out = []
     m = results["machine"]
@@ -185,6 +230,9 @@ def render(results: dict[str, Any]) -> str:
                 [[k, v["median"], v["median"] / one] for k, v in b.items()],
             )
         )
+    rows = targets(results)
+    if rows:
+        out.append(table("Issue 12 targets", ["measured", "value", "asked", "met"], rows))
     return "\n".join(out)
 
 
