@@ -61,3 +61,34 @@ def test_wait_answers_once_runs_are_terminal(standin: StandinServer) -> None:
         url, json={"runs": [done, waiting], "timeout": 0.3}, trust_env=False
     ).json()
     assert second == {"pending": [waiting]}
+
+
+def test_responses_wait_follows_the_chain_and_times_the_follow_up(standin: StandinServer) -> None:
+    """A response that asked for a call keeps its chain pending until a follow-up with the
+    output has completed; the stand-in records when the follow-up came."""
+    client = standin.client(max_retries=0)
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+    first = client.responses.create(
+        model="gpt-4o",
+        background=True,
+        tools=[tool],  # type: ignore[list-item]
+        input="call f {}",
+    )
+    url = f"{standin.root_url}/_standin/responses/wait"
+    waiting = httpx2.post(
+        url, json={"responses": [first.id], "timeout": 0.5}, trust_env=False
+    ).json()
+    assert waiting == {"pending": [first.id]}
+    done = client.responses.retrieve(first.id)
+    call = next(item for item in done.output if item.type == "function_call")
+    client.responses.create(
+        model="gpt-4o",
+        background=True,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "1"}],
+    )
+    ended = httpx2.post(url, json={"responses": [first.id], "timeout": 10}, trust_env=False)
+    assert ended.json() == {"pending": []}
+    stats = standin.stats()["responses"][first.id]
+    assert len(stats["follow_up_at"]) == 1
+    assert stats["follow_up_at"][0] >= stats["transitions"][-1][1]
