@@ -118,18 +118,46 @@ def b1_latency(
             _warm(server)
         per_path: dict[str, list[dict[str, Any]]] = {}
         for rep in range(reps):
-            for name, path, store in PATHS:
-                if store is not None and store not in servers:
-                    continue
-                server = servers[store] if store else None
-                began = time.monotonic()
-                batch = _batch(standin, path, server, runs, f"{work}/poll-{rep}.db", continuation)
-                print(
-                    f"  B1 {latency} ms, {name}: {time.monotonic() - began:.0f} s",
-                    file=sys.stderr,
-                    flush=True,
+            chosen = [(n, p, st) for n, p, st in PATHS if st is None or st in servers]
+            # every client of the round starts (imports, setup) before any batch is measured;
+            # then each waits for its "go" without using a CPU
+            clients = {
+                name: _client(
+                    standin,
+                    path,
+                    servers[store] if store else None,
+                    runs,
+                    f"{work}/poll-{rep}.db",
+                    continuation,
                 )
-                per_path.setdefault(name, []).append(batch)
+                for name, path, store in chosen
+            }
+            try:
+                for client in clients.values():
+                    assert client.stdout is not None
+                    if client.stdout.readline().strip() != "ready":
+                        raise RuntimeError("a bench.client did not start")
+                for name, path, store in chosen:
+                    server = servers[store] if store else None
+                    began = time.monotonic()
+                    batch = _batch(
+                        standin,
+                        path,
+                        server,
+                        runs,
+                        f"{work}/poll-{rep}.db",
+                        continuation,
+                        clients[name],
+                    )
+                    print(
+                        f"  B1 {latency} ms, {name}: {time.monotonic() - began:.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    per_path.setdefault(name, []).append(batch)
+            finally:
+                for client in clients.values():
+                    _close(client)
     finally:
         for proc in servers.values():
             proc.stop()
@@ -151,36 +179,24 @@ def _warm(server: Serve, n: int = 20) -> None:
     quiesce(server.workers())
 
 
-def _batch(
+def _client(
     standin: Standin,
     path: str,
     server: Serve | None,
     runs: int,
     poll_db: str,
     continuation: bool,
-) -> dict[str, Any]:
-    """One measured batch of ``runs`` runs, ``CONCURRENCY`` in flight, through ``path``."""
-    standin.reset()
+) -> subprocess.Popen[str]:
+    """Start ``bench.client`` for one batch; it sets up, says ``ready`` and waits for ``go``."""
     argv = [sys.executable, "-m", "bench.client", path, "--standin", standin.root_url]
     argv += ["--runs", str(runs), "--concurrency", str(CONCURRENCY)]
     if continuation:
         argv.append("--continuation")
-    poller: Proc | None = None
     if server is not None:
         argv += ["--server", server.url]
     if path == "poller":
-        store = f"sqlite:///{poll_db}"
-        argv += ["--store", store]
-        poller = PollerProc(
-            {
-                "RUNHOOK_APP": "bench.apps:app",
-                "RUNHOOK_WEBHOOK_SECRET": SECRET,
-                "RUNHOOK_STORE": store,
-                "OPENAI_API_KEY": "sk-standin",
-                "OPENAI_BASE_URL": standin.base_url,
-            }
-        )
-    client = subprocess.Popen(
+        argv += ["--store", f"sqlite:///{poll_db}"]
+    return subprocess.Popen(
         argv,
         cwd=REPO,
         env=_child_env(),
@@ -188,9 +204,37 @@ def _batch(
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def _batch(
+    standin: Standin,
+    path: str,
+    server: Serve | None,
+    runs: int,
+    poll_db: str,
+    continuation: bool,
+    client: subprocess.Popen[str] | None = None,
+) -> dict[str, Any]:
+    """One measured batch of ``runs`` runs, ``CONCURRENCY`` in flight, through ``path``
+    (``client``: its ``bench.client``, started ahead by ``_client`` with the same arguments)."""
+    ready = client is not None  # a client started ahead has said "ready" already
+    if client is None:
+        client = _client(standin, path, server, runs, poll_db, continuation)
+    standin.reset()
+    poller: Proc | None = None
+    if path == "poller":
+        poller = PollerProc(
+            {
+                "RUNHOOK_APP": "bench.apps:app",
+                "RUNHOOK_WEBHOOK_SECRET": SECRET,
+                "RUNHOOK_STORE": f"sqlite:///{poll_db}",
+                "OPENAI_API_KEY": "sk-standin",
+                "OPENAI_BASE_URL": standin.base_url,
+            }
+        )
     try:
         assert client.stdout is not None and client.stdin is not None
-        if client.stdout.readline().strip() != "ready":
+        if not ready and client.stdout.readline().strip() != "ready":
             raise RuntimeError(f"bench.client {path} did not start")
         if poller is not None:
             time.sleep(0.5)
@@ -212,12 +256,7 @@ def _batch(
         measured = window.close()
         client.wait(30)
     finally:
-        if client.poll() is None:
-            client.kill()
-            client.wait(10)
-        for pipe in (client.stdin, client.stdout):
-            if pipe is not None:
-                pipe.close()
+        _close(client)
         if poller is not None:
             poller.stop()
     stats = standin.stats()
@@ -269,6 +308,16 @@ def _responses(table: dict[str, Any], firsts: list[str]) -> tuple[list[float], l
         for r in chain:
             webhooks += sum(1 for s in table[r].get("webhook_statuses", []) if 200 <= s < 300)
     return reaction, total, webhooks
+
+
+def _close(proc: subprocess.Popen[str]) -> None:
+    """Stop a client (if still running) and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def _child_env() -> dict[str, str]:
