@@ -335,6 +335,7 @@ def _merge(batches: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {
         "reaction": summary([x for b in batches for x in b["reaction"]]),
+        "reaction_s": [x for b in batches for x in b["reaction"]],
         "total": summary([x for b in batches for x in b["total"]]),
         "requests": {"median": med("requests_per_run")},
         "events_per_run": med("events_per_run"),
