@@ -265,6 +265,10 @@ class Serve(Proc):
         """The worker processes' pids (children of the gunicorn master)."""
         return children(self.pid)
 
+    def tree(self) -> list[int]:
+        """The master and its workers: whose CPU time is the server's."""
+        return [self.pid, *self.workers()]
+
     def rss_kib(self, key: str = "VmRSS") -> int:
         return sum(status_kib(p, key) for p in self.workers())
 

@@ -243,7 +243,7 @@ def _batch(
         where = {"webhook": "server", "responses": "server", "poller": "poller"}.get(path, "client")
         pids: dict[str, list[int]] = {"standin": [standin.pid], "client": [client.pid]}
         if server is not None:
-            pids["server"] = server.workers()
+            pids["server"] = server.tree()
         if poller is not None:
             pids["poller"] = [poller.pid]
         window = Window(pids)
@@ -272,7 +272,7 @@ def _batch(
         events += sum(1 for e in standin.event_names(rid) if not e.endswith(".delta"))
     n = len(out["runs"])
     cpu = measured["cpu_s"]
-    workers_after = server.workers() if server is not None else None
+    workers_after = server.tree() if server is not None else None
     return {
         "reaction": reaction,
         "total": total,
@@ -415,7 +415,7 @@ def b2(quick: bool) -> dict[str, Any]:
                 server = Serve(env, target)
                 try:
                     _warm(server)
-                    window = Window({"server": server.workers()})
+                    window = Window({"server": server.tree()})
                     result = subprocess.run(
                         [sys.executable, "-m", "bench.load", f"{server.url}/events", SECRET]
                         + [str(n), str(conc)],
@@ -494,7 +494,7 @@ def b3_one(n: int) -> dict[str, Any]:
         if loader.stdout.readline().strip() != "ready":
             raise RuntimeError("bench.waiting did not start")
         rss_before = server.rss_kib("VmRSS")
-        window = Window({"server": server.workers(), "standin": [standin.pid]})
+        window = Window({"server": server.tree(), "standin": [standin.pid]})
         loader.stdin.write("go\n")
         loader.stdin.flush()
         out = json.loads(loader.stdout.readline())
