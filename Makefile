@@ -41,11 +41,13 @@ SOAK_RUNS ?= 20
 soak: $(STAMP) services
 	bash .ci/soak $(SOAK_RUNS)
 
+## bench: the benchmarks, every party in its own process (see README, Performance)
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-quick: $(STAMP)
-	$(BIN)/python -m bench --quick
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

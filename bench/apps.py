@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask
 
@@ -22,6 +23,11 @@ def nap(ms: int) -> str:
     """Sleeps ``ms`` milliseconds."""
     time.sleep(ms / 1000)
     return "ok"
+
+
+@app.on("bench.ingest")
+def ingest(event: Any, ctx: Any) -> None:
+    """The ingest benchmark's events are routed (stored, claimed, completed) to a no-op."""
 
 
 bare = Flask("bare")

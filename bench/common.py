@@ -1,19 +1,15 @@
-"""Shared pieces of the benchmarks: stats, tables, servers."""
+"""Shared pieces of the benchmarks: the secret, stats, tables, ports."""
 
 from __future__ import annotations
 
-import signal
+import base64
 import socket
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx2
-
 REPO = Path(__file__).resolve().parent.parent
+SECRET = "whsec_" + base64.b64encode(b"runhook-bench-secret-0123456789a").decode()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -51,40 +47,3 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class Server:
-    """A gunicorn process serving ``target`` with runhook's gunicorn settings."""
-
-    def __init__(self, target: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        base = {
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(REPO),
-            "RUNHOOK_BIND": f"127.0.0.1:{self.port}",
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", target],
-            cwd=REPO,
-            env={**base, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx2.get(f"{self.url}/healthz", timeout=1, trust_env=False)
-                return
-            except httpx2.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{target} did not start")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()

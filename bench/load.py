@@ -1,6 +1,6 @@
 """Load generator for B2, run in its own process: ``python -m bench.load URL SECRET N CONC``.
 
-Sends N distinct signed events from CONC threads (bounded in count and time) and prints JSON
+Sends N distinct signed events of about 2.5 KB (the size of a ``requires_action`` run object) from CONC threads (bounded in count and time) and prints JSON
 ``{"rps", "p50_ms", "p99_ms", "statuses"}``.
 """
 
@@ -20,7 +20,10 @@ from events.signing import sign_headers
 
 def main() -> None:
     url, secret, n, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    bodies = [Event.create("bench.ingest", {"id": f"obj_{i}", "n": i}) for i in range(n)]
+    pad = "x" * 2400
+    bodies = [
+        Event.create("bench.ingest", {"id": f"obj_{i}", "n": i, "pad": pad}) for i in range(n)
+    ]
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
@@ -56,6 +59,8 @@ def main() -> None:
                 "p50_ms": latencies[len(latencies) // 2] * 1000,
                 "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
                 "statuses": dict(statuses),
+                "accepted": sum(v for k, v in statuses.items() if 200 <= k < 300),
+                "body_bytes": len(bodies[0].body),
             }
         )
     )

@@ -10,6 +10,7 @@ and end with ``event: done`` / ``data: [DONE]``.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -504,7 +505,23 @@ def create_app(world: World) -> Flask:
         world.advance(run)
         return jsonify([name for name, _ in run.events])
 
-    _ = TERMINAL
+    @app.post("/_standin/wait")
+    def wait_runs() -> Any:
+        """Block until every run in ``{"runs": [...]}`` is terminal or ``timeout`` s pass;
+        answer ``{"pending": [...]}``. Benchmarks wait here instead of polling the API."""
+        body = request.get_json(force=True, silent=True) or {}
+        pending = [str(r) for r in body.get("runs", [])]
+        interval = float(body.get("interval", 0.02))
+        deadline = time.monotonic() + float(body.get("timeout", 60))
+        while True:
+            with world.lock:
+                pending = [
+                    r for r in pending if r in world.runs and world.runs[r].status not in TERMINAL
+                ]
+            if not pending or time.monotonic() >= deadline:
+                return jsonify({"pending": pending})
+            time.sleep(interval)
+
     from handlers.standin.responses import register_responses
     from handlers.standin.sessions import register_sessions
     from handlers.standin.webhooks import register_webhooks

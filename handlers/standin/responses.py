@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,6 +209,11 @@ class Responses:
             record = self.stats(obj["id"])
             record["request"] = copy.deepcopy(body)
             record["transitions"].append([obj["status"], now])
+            followed = cont or base
+            if followed is not None:  # the benchmarks time a wait's answer from these
+                prev_stats = self.stats(followed.obj["id"])
+                prev_stats.setdefault("follow_up_at", []).append(now)
+                prev_stats.setdefault("follow_up_ids", []).append(obj["id"])
             state.next_at = now + world.config.latency_ms / 1000 + the_plan.sleep_ms / 1000
             if not obj["background"]:
                 self._finish(state, now)
@@ -236,6 +242,17 @@ class Responses:
                 event = copy.deepcopy(log.events[index])
             index += 1
             yield event
+
+    def chain_done(self, rid: str) -> bool:
+        """True once ``rid`` is terminal and, if it asked for calls, a follow-up chain is done."""
+        state = self.items.get(rid)
+        if state is None:
+            return True
+        if state.obj["status"] in ("queued", "in_progress"):
+            return False
+        if state.obj["status"] != "completed" or not state.names:
+            return True
+        return any(self.chain_done(f) for f in self.stats(rid).get("follow_up_ids", []))
 
     def get(self, rid: str) -> ResponseState:
         state = self.items.get(rid)
@@ -355,6 +372,21 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
             cut = world.config.stream_drop_after
             return sse(frames(itertools.islice(events, cut) if cut is not None else events))
         return jsonify(copy.deepcopy(state.obj))
+
+    @app.post("/_standin/responses/wait")
+    def wait_responses() -> Any:
+        """Block until every chain in ``{"responses": [...]}`` ended (see ``chain_done``) or
+        ``timeout`` s pass; answer ``{"pending": [...]}`` (benchmarks, instead of polling)."""
+        body = request.get_json(force=True, silent=True) or {}
+        pending = [str(r) for r in body.get("responses", [])]
+        interval = float(body.get("interval", 0.02))
+        deadline = time.monotonic() + float(body.get("timeout", 60))
+        while True:
+            with world.lock:
+                pending = [r for r in pending if not responses.chain_done(r)]
+            if not pending or time.monotonic() >= deadline:
+                return jsonify({"pending": pending})
+            time.sleep(interval)
 
     @app.get("/v1/responses/<rid>")
     def get_response(rid: str) -> Any:

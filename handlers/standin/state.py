@@ -112,6 +112,7 @@ class World:
         self.steps: dict[str, list[dict[str, Any]]] = {}
         self.stats: dict[str, Any] = {}
         self.timers: list[Callable[[float], float | None]] = []
+        self.closers: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self.reset_stats()
         self._thread = threading.Thread(
@@ -150,6 +151,8 @@ class World:
 
     def stop(self) -> None:
         self._stop.set()
+        for close in self.closers:
+            close()
         with self.changed:
             self.changed.notify_all()
 
@@ -238,6 +241,7 @@ class World:
         """Apply every transition due by ``now``."""
         now = self.clock() if now is None else now
         with self.changed:
+            seen = len(run.events)
             while run.status not in TERMINAL:
                 expires = float(run.obj["expires_at"])
                 due = run.next_at if run.next_at is not None else float("inf")
@@ -248,7 +252,10 @@ class World:
                     getattr(self, f"_step_{step}")(run, due)
                 else:
                     break
-            self.changed.notify_all()
+            if len(run.events) != seen:
+                # Only a transition wakes the others: waking them for nothing made every
+                # waiting reader and the scheduler wake each other in a loop (a busy core).
+                self.changed.notify_all()
 
     def _emit(
         self,

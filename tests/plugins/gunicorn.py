@@ -29,6 +29,10 @@ class Gunicorn:
 
     def __init__(self, env: dict[str, str], log: Path, *, port: int | None = None) -> None:
         self.port = port or free_port()
+        self.workers = int(env.get("RUNHOOK_WORKERS", "2"))
+        self._logs_info = env.get("RUNHOOK_LOG_LEVEL", "info") in ("debug", "info") and (
+            env.get("RUNHOOK_LOG_FORMAT", "text") != "none"
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         full = {k: v for k, v in os.environ.items() if not k.startswith(("RUNHOOK_", "OPENAI_"))}
         full.update({"RUNHOOK_BIND": f"127.0.0.1:{self.port}", "PYTHONPATH": str(REPO)}, **env)
@@ -54,11 +58,26 @@ class Gunicorn:
                 raise AssertionError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
             try:
                 if httpx2.get(f"{self.url}/readyz", timeout=1, trust_env=False).status_code == 200:
+                    self._wait_all_workers(deadline)
                     return
             except httpx2.HTTPError:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"gunicorn not ready: {self.log_path.read_text()[-2000:]}")
+
+    def _wait_all_workers(self, deadline: float) -> None:
+        """Wait until every worker has loaded the app ("runhook serving" once per worker).
+
+        A SIGTERM that reaches a worker between its fork and gunicorn's own signal set-up is
+        lost (the child still runs the master's handler), and the master then waits out the
+        whole graceful timeout; tests that stop a server right away must not start that race.
+        """
+        if not self._logs_info:
+            return
+        while time.monotonic() < deadline:
+            if self.log_path.read_text(errors="replace").count("runhook serving") >= self.workers:
+                return
+            time.sleep(0.05)
 
     def worker_pids(self) -> list[int]:
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)

@@ -1,0 +1,74 @@
+"""The scale benchmark's client, in its own process: many runs waiting at once.
+
+``python -m bench.waiting STANDIN_URL SERVER_URL N``: creates N runs that each ask for one
+200 ms tool and waits until all are in ``requires_action`` (setup), prints ``ready``, waits for
+a line on stdin, then POSTs their N signed ``thread.run.requires_action`` events to the
+server's ``/events`` from 16 threads and prints ``{"sent_at": unix_s, "posted_s": s,
+"statuses": {...}, "runs": [...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx2
+
+from bench import apps
+from bench.common import SECRET
+from events.envelope import Event
+from events.signing import sign_headers
+
+
+def main() -> None:
+    standin, server, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{standin}/v1", api_key="sk-standin", max_retries=5)
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=apps.app.tools.definitions(),  # type: ignore[arg-type]
+    ).id
+
+    def start(_: int) -> Any:
+        t = client.beta.threads.create(
+            messages=[{"role": "user", "content": 'call nap {"ms": 200}'}]
+        ).id
+        return client.beta.threads.runs.create_and_poll(
+            thread_id=t, assistant_id=assistant, poll_interval_ms=20
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        waits = list(pool.map(start, range(n)))
+    events = [
+        Event.create("thread.run.requires_action", run.model_dump(mode="json")) for run in waits
+    ]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    statuses: Counter[int] = Counter()
+    sent_at = time.time()
+    began = time.perf_counter()
+    with httpx2.Client(timeout=60, trust_env=False) as http:
+
+        def post(event: Event) -> int:
+            headers = sign_headers(SECRET, event.body, msg_id=event.id)
+            return http.post(f"{server}/events", content=event.body, headers=headers).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            for status in pool.map(post, events):
+                statuses[status] += 1
+    result = {
+        "sent_at": sent_at,
+        "posted_s": time.perf_counter() - began,
+        "statuses": dict(statuses),
+        "runs": [run.id for run in waits],
+    }
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""What the benchmarks rely on in the stand-in: idle waiting is free, and runs can be awaited."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable
+
+import httpx2
+
+from handlers.standin import StandinServer
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def test_streams_waiting_on_the_model_cost_no_cpu(
+    standin_factory: Callable[..., StandinServer],
+) -> None:
+    """Two streams waiting out a slow model step leave the stand-in's process idle."""
+    standin = standin_factory(latency_ms=3000)
+    client = standin.client(max_retries=0)
+    assistant = client.beta.assistants.create(model="gpt-4o").id
+
+    def stream() -> None:
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}]).id
+        with client.beta.threads.runs.stream(thread_id=thread, assistant_id=assistant) as s:
+            s.until_done()
+
+    streams = [threading.Thread(target=stream, daemon=True) for _ in range(2)]
+    for t in streams:
+        t.start()
+    time.sleep(0.5)
+    before = _cpu_s()
+    time.sleep(1.0)
+    assert _cpu_s() - before < 0.2
+
+
+def test_wait_answers_once_runs_are_terminal(standin: StandinServer) -> None:
+    """POST /_standin/wait returns no pending run once they finished, and the waiting ones
+    when its timeout passes first."""
+    client = standin.client(max_retries=0)
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    ).id
+    done = client.beta.threads.create_and_run(
+        assistant_id=assistant, thread={"messages": [{"role": "user", "content": "hi"}]}
+    ).id
+    waiting = client.beta.threads.create_and_run(
+        assistant_id=assistant,
+        thread={"messages": [{"role": "user", "content": "call f {}"}]},
+    ).id
+    url = f"{standin.root_url}/_standin/wait"
+    first = httpx2.post(url, json={"runs": [done], "timeout": 10}, trust_env=False).json()
+    assert first == {"pending": []}
+    second = httpx2.post(
+        url, json={"runs": [done, waiting], "timeout": 0.3}, trust_env=False
+    ).json()
+    assert second == {"pending": [waiting]}
+
+
+def test_responses_wait_follows_the_chain_and_times_the_follow_up(standin: StandinServer) -> None:
+    """A response that asked for a call keeps its chain pending until a follow-up with the
+    output has completed; the stand-in records when the follow-up came."""
+    client = standin.client(max_retries=0)
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+    first = client.responses.create(
+        model="gpt-4o",
+        background=True,
+        tools=[tool],  # type: ignore[list-item]
+        input="call f {}",
+    )
+    url = f"{standin.root_url}/_standin/responses/wait"
+    waiting = httpx2.post(
+        url, json={"responses": [first.id], "timeout": 0.5}, trust_env=False
+    ).json()
+    assert waiting == {"pending": [first.id]}
+    done = client.responses.retrieve(first.id)
+    call = next(item for item in done.output if item.type == "function_call")
+    client.responses.create(
+        model="gpt-4o",
+        background=True,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "1"}],
+    )
+    ended = httpx2.post(url, json={"responses": [first.id], "timeout": 10}, trust_env=False)
+    assert ended.json() == {"pending": []}
+    stats = standin.stats()["responses"][first.id]
+    assert len(stats["follow_up_at"]) == 1
+    assert stats["follow_up_at"][0] >= stats["transitions"][-1][1]
