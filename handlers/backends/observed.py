@@ -10,15 +10,8 @@ from collections.abc import Sequence
 
 from events.envelope import Event
 from events.observability.observer import RunScope
-from handlers.backends.base import (
-    Backend,
-    PendingCalls,
-    RunExpired,
-    RunMovedOn,
-    RunRef,
-    SubmitUnknown,
-    ToolOutput,
-)
+from handlers.backends.base import Backend, PendingCalls, RunRef, ToolOutput
+from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
 
 
 class ObservedBackend(Backend):
