@@ -10,8 +10,8 @@ from handlers.app import load_app as load_app
 from handlers.backends.base import Backend as Backend
 from handlers.backends.base import PendingCalls as PendingCalls
 from handlers.backends.base import RunRef as RunRef
-from handlers.backends.base import ToolCall as ToolCall
-from handlers.backends.base import ToolOutput as ToolOutput
+from handlers.calls import ToolCall as ToolCall
+from handlers.calls import ToolOutput as ToolOutput
 from handlers.context import Context as Context
 from handlers.errors import RunExpired as RunExpired
 from handlers.errors import RunMovedOn as RunMovedOn

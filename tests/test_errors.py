@@ -64,7 +64,7 @@ def _is_exception(base: ast.expr) -> bool:
 
 def test_old_homes_re_export_the_same_objects() -> None:
     """The old import paths still give the very classes the new homes define."""
-
+    from handlers import calls
     from handlers.backends import base
     from handlers.tools import runner, schema
 
@@ -73,7 +73,7 @@ def test_old_homes_re_export_the_same_objects() -> None:
     assert base.SubmitUnknown is handlers.errors.SubmitUnknown
     assert runner.ToolError is handlers.errors.ToolError
     assert schema.ArgumentError is handlers.errors.ArgumentError
-
+    assert (base.ToolCall, base.ToolOutput) == (calls.ToolCall, calls.ToolOutput)
     from events.sources import gcf
 
     assert gcf.RetryDelivery is events.errors.RetryDelivery

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from events.envelope import Event
+from handlers.calls import ToolCall as ToolCall
+from handlers.calls import ToolOutput as ToolOutput
 from handlers.errors import RunExpired as RunExpired
 from handlers.errors import RunMovedOn as RunMovedOn
 from handlers.errors import SubmitUnknown as SubmitUnknown
@@ -27,23 +29,6 @@ class RunRef:
     api: Api
     id: str
     thread_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One function call the model asked for; ``arguments`` is the model's JSON text."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class ToolOutput:
-    """The string answer to one ``ToolCall``."""
-
-    tool_call_id: str
-    output: str
 
 
 @dataclass(frozen=True)

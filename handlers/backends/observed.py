@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from events.envelope import Event
 from events.observability.observer import RunScope
-from handlers.backends.base import Backend, PendingCalls, RunRef, ToolOutput
+from handlers.backends.base import Backend, PendingCalls, RunRef
+from handlers.calls import ToolOutput
 from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
 
 

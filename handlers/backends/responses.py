@@ -39,9 +39,10 @@ from events.config import Settings
 from events.envelope import Event
 from events.errors import StreamDropped
 from events.tokens import is_token
-from handlers.backends.base import Backend, PendingCalls, RunRef, ToolCall, ToolOutput
+from handlers.backends.base import Backend, PendingCalls, RunRef
 from handlers.backends.follow_up import carried_settings, conversation_of
 from handlers.backends.retry import not_processed, request_timeout, with_retries
+from handlers.calls import ToolCall, ToolOutput
 from handlers.errors import RunExpired, SubmitUnknown
 
 if TYPE_CHECKING:

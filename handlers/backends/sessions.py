@@ -50,8 +50,9 @@ import openai
 
 from events.config import Settings
 from events.envelope import Event
-from handlers.backends.base import Backend, PendingCalls, RunRef, ToolCall, ToolOutput
+from handlers.backends.base import Backend, PendingCalls, RunRef
 from handlers.backends.retry import retryable, with_retries
+from handlers.calls import ToolCall, ToolOutput
 from handlers.errors import RunExpired, RunMovedOn
 
 if TYPE_CHECKING:

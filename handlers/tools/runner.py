@@ -31,7 +31,7 @@ from typing import Any
 
 from events import defaults
 from events.observability.observer import NULL_RUN, RunScope, ToolScope
-from handlers.backends.base import ToolCall, ToolOutput
+from handlers.calls import ToolCall, ToolOutput
 from handlers.errors import ArgumentError
 from handlers.errors import ToolError as ToolError
 from handlers.tools.registry import Tool, ToolRegistry
