@@ -63,7 +63,7 @@ def _is_exception(base: ast.expr) -> bool:
 
 
 def test_old_homes_re_export_the_same_objects() -> None:
-    """The old import paths still give the very classes the new homes define."""
+    """The old import paths still give the very errors and call types the new homes define."""
     from handlers import calls
     from handlers.backends import base
     from handlers.tools import runner, schema
