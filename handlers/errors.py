@@ -14,7 +14,7 @@
 ``ToolError`` and ``ArgumentError`` never leave the tool runner (``handlers.tools.runner``
 turns them into error outputs the model reads), so they are not ``RunhookError``\\ s: user code
 raises ``ToolError`` and a handler's ``except RunhookError`` never sees either. The stand-in's
-``ApiError`` (``handlers.standin.state``) is the stand-in's HTTP answer, not runhook's error.
+``ApiError`` (``handlers.standin.objects``) is the stand-in's HTTP answer, not runhook's error.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import handlers.errors
 REPO = Path(__file__).resolve().parent.parent
 #: modules allowed an exception class of their own: the stand-in's HTTP answer (not runhook's
 #: error) and the worker's warm-shutdown signal (a BaseException, not an error)
-OWN_EXCEPTIONS = {"handlers/standin/state.py": {"ApiError"}, "events/worker.py": {"WarmShutdown"}}
+OWN_EXCEPTIONS = {"handlers/standin/objects.py": {"ApiError"}, "events/worker.py": {"WarmShutdown"}}
 
 
 def _classes(module: ModuleType) -> list[type[BaseException]]:
