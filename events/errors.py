@@ -1,4 +1,4 @@
-"""Every error runhook raises on purpose.
+"""Every error the pipeline (``events``) raises on purpose; the handlers' are ``handlers.errors``.
 
 ::
 
@@ -16,11 +16,13 @@
     ├── ConfigError                   bad or missing configuration (names the variable and the fix)
     ├── SetupError                    a registration that cannot work (bad pattern, too late, ...)
     ├── RetryLater(after_s, deadline) a handler asks for the event to run again later
-    └── StreamDropped                 a relayed stream dropped and could not be resumed
+    ├── StreamDropped                 a relayed stream dropped and could not be resumed
+    └── RetryDelivery                 the GCF CloudEvent function asks Pub/Sub to redeliver (5xx)
 
-The backends add ``RunExpired`` and ``RunMovedOn`` (``handlers.backends.base``) under
-``RunhookError``. Only signals that must slip past ``except Exception`` derive from
-``BaseException`` (``events.worker.WarmShutdown``).
+The handlers add ``RunExpired``, ``RunMovedOn`` and ``SubmitUnknown`` under ``RunhookError``
+(their tree, with ``ToolError``, is ``handlers.errors``). Only signals that must slip past
+``except Exception`` derive from ``BaseException`` (``events.worker.WarmShutdown``, a warm
+shutdown's signal, not an error).
 """
 
 from __future__ import annotations
@@ -137,3 +139,8 @@ class RetryLater(RunhookError):
 class StreamDropped(RunhookError):
     """A relayed response stream dropped before the response existed (so whether it was
     created is unknown), or could not be resumed."""
+
+
+class RetryDelivery(RunhookError):
+    """Raised by the CloudEvent function (``events.sources.gcf``) so that Pub/Sub delivers the
+    message again: the pipeline answered 5xx."""

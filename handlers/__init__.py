@@ -9,17 +9,17 @@ from handlers.app import App as App
 from handlers.app import load_app as load_app
 from handlers.backends.base import Backend as Backend
 from handlers.backends.base import PendingCalls as PendingCalls
-from handlers.backends.base import RunExpired as RunExpired
-from handlers.backends.base import RunMovedOn as RunMovedOn
 from handlers.backends.base import RunRef as RunRef
-from handlers.backends.base import SubmitUnknown as SubmitUnknown
-from handlers.backends.base import ToolCall as ToolCall
-from handlers.backends.base import ToolOutput as ToolOutput
+from handlers.calls import ToolCall as ToolCall
+from handlers.calls import ToolOutput as ToolOutput
 from handlers.context import Context as Context
+from handlers.errors import RunExpired as RunExpired
+from handlers.errors import RunMovedOn as RunMovedOn
+from handlers.errors import SubmitUnknown as SubmitUnknown
+from handlers.errors import ToolError as ToolError
 from handlers.lifecycle import RunOutcome as RunOutcome
 from handlers.tools.registry import Tool as Tool
 from handlers.tools.registry import ToolRegistry as ToolRegistry
-from handlers.tools.runner import ToolError as ToolError
 
 __all__ = [
     "App",

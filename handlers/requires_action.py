@@ -43,14 +43,10 @@ from events.errors import LeaseLost, RetryLater
 from events.routing import Router
 from events.store.lease import Lease
 from events.store.records import Status
-from handlers.backends.base import (
-    PendingCalls,
-    RunExpired,
-    RunMovedOn,
-    SubmitUnknown,
-    ToolOutput,
-)
+from handlers.backends.base import PendingCalls
+from handlers.calls import ToolOutput
 from handlers.context import Context
+from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
 from handlers.tools.runner import run_calls
 
 router = Router()

@@ -32,7 +32,8 @@ from typing import Any
 
 from flask import Request, Response
 
-from events.errors import MalformedEvent, PayloadTooLarge, RunhookError
+from events.errors import MalformedEvent, PayloadTooLarge
+from events.errors import RetryDelivery as RetryDelivery
 from events.pipeline import Pipeline
 from events.signing import HEADER_SIGNATURE
 from events.sources import Ack, Delivery
@@ -46,10 +47,6 @@ CloudEventFunction = Callable[[Any], None]
 
 #: room for the Pub/Sub push wrapper around a base64 envelope (attributes, ids, timestamps)
 PUSH_OVERHEAD_BYTES = 64 * 1024
-
-
-class RetryDelivery(RunhookError):
-    """Raised by the CloudEvent function so that Pub/Sub delivers the message again."""
 
 
 def pubsub_delivery(message: Mapping[str, Any]) -> Delivery:

@@ -6,16 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from events.config import Settings
 from events.errors import ConfigError
-from handlers.backends.base import (
-    Backend,
-    PendingCalls,
-    RunExpired,
-    RunMovedOn,
-    RunRef,
-    SubmitUnknown,
-    ToolCall,
-    ToolOutput,
-)
+from handlers.backends.base import Backend, PendingCalls, RunRef
+from handlers.calls import ToolCall, ToolOutput
+from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
 
 if TYPE_CHECKING:
     from openai import OpenAI

@@ -13,26 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from events.envelope import Event
-from events.errors import RunhookError
+from handlers.calls import ToolCall as ToolCall
+from handlers.calls import ToolOutput as ToolOutput
+from handlers.errors import RunExpired as RunExpired
+from handlers.errors import RunMovedOn as RunMovedOn
+from handlers.errors import SubmitUnknown as SubmitUnknown
 
 Api = Literal["assistants", "responses", "sessions"]
-
-
-class RunExpired(RunhookError):
-    """The run's window closed (``expires_at`` passed, or the API says ``expired``): record it,
-    never retry."""
-
-
-class RunMovedOn(RunhookError):
-    """The API refused the submit because the run is no longer waiting for these outputs
-    (another worker submitted, it was cancelled, it completed). Record it, never retry."""
-
-
-class SubmitUnknown(RunhookError):
-    """The submit failed in a way that does not say whether the API took the outputs (a
-    timeout, a dropped connection, a 5xx), and a second attempt could continue the run twice
-    (the Responses API creates a new follow-up per request and offers no idempotency key).
-    Record it and alert, never retry."""
 
 
 @dataclass(frozen=True)
@@ -42,23 +29,6 @@ class RunRef:
     api: Api
     id: str
     thread_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One function call the model asked for; ``arguments`` is the model's JSON text."""
-
-    id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True)
-class ToolOutput:
-    """The string answer to one ``ToolCall``."""
-
-    tool_call_id: str
-    output: str
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,9 @@ from collections.abc import Sequence
 
 from events.envelope import Event
 from events.observability.observer import RunScope
-from handlers.backends.base import (
-    Backend,
-    PendingCalls,
-    RunExpired,
-    RunMovedOn,
-    RunRef,
-    SubmitUnknown,
-    ToolOutput,
-)
+from handlers.backends.base import Backend, PendingCalls, RunRef
+from handlers.calls import ToolOutput
+from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
 
 
 class ObservedBackend(Backend):

@@ -39,17 +39,11 @@ from events.config import Settings
 from events.envelope import Event
 from events.errors import StreamDropped
 from events.tokens import is_token
-from handlers.backends.base import (
-    Backend,
-    PendingCalls,
-    RunExpired,
-    RunRef,
-    SubmitUnknown,
-    ToolCall,
-    ToolOutput,
-)
+from handlers.backends.base import Backend, PendingCalls, RunRef
 from handlers.backends.follow_up import carried_settings, conversation_of
 from handlers.backends.retry import not_processed, request_timeout, with_retries
+from handlers.calls import ToolCall, ToolOutput
+from handlers.errors import RunExpired, SubmitUnknown
 
 if TYPE_CHECKING:
     from openai import OpenAI

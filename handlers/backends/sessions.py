@@ -50,16 +50,10 @@ import openai
 
 from events.config import Settings
 from events.envelope import Event
-from handlers.backends.base import (
-    Backend,
-    PendingCalls,
-    RunExpired,
-    RunMovedOn,
-    RunRef,
-    ToolCall,
-    ToolOutput,
-)
+from handlers.backends.base import Backend, PendingCalls, RunRef
 from handlers.backends.retry import retryable, with_retries
+from handlers.calls import ToolCall, ToolOutput
+from handlers.errors import RunExpired, RunMovedOn
 
 if TYPE_CHECKING:
     from openai import OpenAI

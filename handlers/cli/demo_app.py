@@ -11,7 +11,8 @@ from typing import Any
 from events.config import Settings
 from events.envelope import Event
 from handlers.app import App
-from handlers.backends.base import Backend, PendingCalls, RunRef, ToolOutput
+from handlers.backends.base import Backend, PendingCalls, RunRef
+from handlers.calls import ToolOutput
 from handlers.context import Context
 from handlers.lifecycle import RunOutcome
 from handlers.tools.fetch_url import register_fetch_url

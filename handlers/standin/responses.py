@@ -33,7 +33,6 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from handlers.standin.app import sse
 from handlers.standin.conversations import Conversations, register_conversations
 from handlers.standin.model import Plan, final_text, plan
 from handlers.standin.responses_objects import (
@@ -48,6 +47,7 @@ from handlers.standin.responses_params import check_create, conversation_id
 from handlers.standin.responses_stream import EventLog, frames
 from handlers.standin.state import TERMINAL, ApiError, World, new_id
 from handlers.standin.webhooks import Webhooks
+from handlers.standin.wire import sse
 
 
 @dataclass

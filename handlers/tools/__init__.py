@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from handlers.errors import ToolError
 from handlers.tools.registry import Tool, ToolRegistry
-from handlers.tools.runner import ToolError, run_calls
+from handlers.tools.runner import run_calls
 
 __all__ = ["Tool", "ToolError", "ToolRegistry", "run_calls"]

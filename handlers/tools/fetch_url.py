@@ -36,9 +36,9 @@ import httpx2
 
 from events import defaults
 from events.config import Settings
+from handlers.errors import ToolError
 from handlers.tools.addresses import IPAddress
 from handlers.tools.addresses import refusal as table_refusal
-from handlers.tools.runner import ToolError
 
 if TYPE_CHECKING:
     from handlers.app import App

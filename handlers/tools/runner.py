@@ -31,17 +31,15 @@ from typing import Any
 
 from events import defaults
 from events.observability.observer import NULL_RUN, RunScope, ToolScope
-from handlers.backends.base import ToolCall, ToolOutput
+from handlers.calls import ToolCall, ToolOutput
+from handlers.errors import ArgumentError
+from handlers.errors import ToolError as ToolError
 from handlers.tools.registry import Tool, ToolRegistry
-from handlers.tools.schema import ArgumentError, coerce_arguments
+from handlers.tools.schema import coerce_arguments
 
 log = logging.getLogger("runhook.tools")
 
 TRUNCATION_MARKER = "…[truncated by runhook: {n} more characters]"
-
-
-class ToolError(Exception):
-    """Raise it from a tool to send the model a clean error message (no exception type)."""
 
 
 def error_output(kind: str, tool: str, message: str) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from events.errors import SetupError
+from handlers.errors import ArgumentError as ArgumentError
 
 JsonSchema = dict[str, Any]
 
@@ -29,10 +30,6 @@ _SCALARS: dict[type, str] = {str: "string", int: "integer", float: "number", boo
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters):\s*$")
 _SECTION = re.compile(r"^\s*[A-Z][A-Za-z ]+:\s*$")
 _ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
-
-
-class ArgumentError(ValueError):
-    """The model's arguments do not match the tool's schema; the message says where."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,43 @@
+"""What every stand-in resource shares: ids with real prefixes, the OpenAI-style error answer,
+the terminal statuses and message content as the API returns it."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+_ALNUM = string.ascii_letters + string.digits
+
+
+def new_id(prefix: str) -> str:
+    """An id with a real prefix and 24 alphanumerics."""
+    return prefix + "".join(secrets.choice(_ALNUM) for _ in range(24))
+
+
+class ApiError(Exception):
+    """An OpenAI-style error answer."""
+
+    def __init__(
+        self, status: int, message: str, *, param: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's ``content`` (a string, or parts with ``text``), parts joined."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content or []:
+        if isinstance(part, dict):
+            text = part.get("text")
+            parts.append(text.get("value", "") if isinstance(text, dict) else str(text or ""))
+    return "\n".join(parts)
+
+
+def content_blocks(content: Any) -> list[dict[str, Any]]:
+    """Message content as the API returns it."""
+    return [{"type": "text", "text": {"value": content_text(content), "annotations": []}}]
