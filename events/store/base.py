@@ -5,7 +5,8 @@ In the style of Powertools' ``BasePersistenceLayer``: the public methods hold ev
 only the primitives, each of which must be atomic:
 
 - ``_get(key)``: the record or None;
-- ``_put_if_absent(record)``: insert unless any record (even an expired one) has the key;
+- ``_put_if_absent(record, durable=True)``: insert unless any record (even an expired one) has
+  the key;
 - ``_compare_and_set(key, token, record, durable=True)``: replace the record whose token is
   ``token``;
 - ``_delete(key, token, durable=True)``: delete the record whose token is ``token``;
@@ -19,13 +20,14 @@ The same store holds five kinds of records: the inbox (accepted events until pro
 records that are not work (``put_note``: a delivery's trace context, ``trace:…``; a run's
 timeline, queue ``timeline``), each forgotten after its TTL.
 
-Durability: inserts (an accepted event, a new claim), takeovers, checkpoints and parking are
-written ``durable`` (SQLite: synced to disk before the call returns). Renewals, completions,
-releases and deletions are written with ``durable=False``: they survive a crash of the process
-at once, and the next durable write (any accepted event) syncs them too, but an OS crash or
-power loss may undo the last of them, and that work then runs again from its last durable
-state (its checkpoint, its claim) — never lost, at worst repeated, which the leases and wait
-keys make harmless.
+Durability: an accepted event, a checkpoint, a parked or requeued entry and a remembered id
+are written ``durable`` (SQLite: synced to disk before the call returns). Claims, renewals,
+completions, releases, deletions and notes are written with ``durable=False``: every other process
+sees them at once (which is what keeps two workers apart), they survive a crash of the
+process, and the next durable write (any accepted event) syncs them too; an OS crash or power
+loss may undo the last of them, and that work then runs again from its last durable state (the
+accepted event, its checkpoint) — never lost, at worst repeated where a power cut interrupted
+it anyway.
 
 Parking needs no primitive of its own: a parked record is a PENDING record of another queue
 whose due time is ``PARKED_UNTIL``, so it is never due by itself, keeps its payload, and is
@@ -181,7 +183,7 @@ class Store(ABC):
                     payload_hash=payload_hash,
                     attempts=1,
                 )
-                if self._put_if_absent(record):
+                if self._put_if_absent(record, durable=False):
                     return self._claim_of(record)
                 continue
             if not existing.available(now):
@@ -198,10 +200,10 @@ class Store(ABC):
                 payload_hash=payload_hash if fresh else (existing.payload_hash or payload_hash),
                 attempts=1 if fresh else existing.attempts + 1,
             )
-            # Losing a queued entry's claim to a power cut only makes it run again; a plain
-            # claim (a wait) must be on disk before the holder does anything irreversible.
-            durable = record.queue is None
-            if self._compare_and_set(key, existing.token, record, durable=durable):
+            # A claim is seen by every other worker at once (that is what keeps two from
+            # working on it); a power cut can undo it only while its work is unfinished, and
+            # that work is then taken over anyway. What must survive one is the checkpoint.
+            if self._compare_and_set(key, existing.token, record, durable=False):
                 lapsed = not fresh and existing.status is Status.IN_PROGRESS
                 return self._claim_of(record, taken_over=lapsed)
         return None
@@ -406,10 +408,11 @@ class Store(ABC):
                 queue=queue,
                 payload=payload,
             )
+            # Notes are observations, not work: a power cut may cost the last few.
             if existing is None:
-                if self._put_if_absent(record):
+                if self._put_if_absent(record, durable=False):
                     return True
-            elif self._compare_and_set(key, existing.token, record):
+            elif self._compare_and_set(key, existing.token, record, durable=False):
                 return True
         return False
 
@@ -480,7 +483,7 @@ class Store(ABC):
     def _get(self, key: str) -> Record | None: ...
 
     @abstractmethod
-    def _put_if_absent(self, record: Record) -> bool: ...
+    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool: ...
 
     @abstractmethod
     def _compare_and_set(

@@ -22,7 +22,7 @@ class MemoryStore(Store):
         with self._lock:
             return self._records.get(key)
 
-    def _put_if_absent(self, record: Record) -> bool:
+    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool:
         with self._lock:
             if record.key in self._records:
                 return False

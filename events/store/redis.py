@@ -216,7 +216,7 @@ class RedisStore(Store):
             fields = cast("dict[bytes, bytes]", self._client.hgetall(self.record_key(key)))
         return _record(key, fields) if fields else None
 
-    def _put_if_absent(self, record: Record) -> bool:
+    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool:
         args = [self.prefix, record.key, *self._write_args(record)]
         with self._errors("insert"):
             return bool(self._put_script(keys=[self.record_key(record.key)], args=args))

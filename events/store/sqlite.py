@@ -21,7 +21,7 @@ the one that opened it: after ``fork()`` the child notices the new pid (or ``reo
 called from gunicorn's ``post_fork``) and opens its own, leaving the inherited ones untouched
 (SQLite forbids using, and it is unsafe to close, a connection across ``fork()``).
 
-Everything survives a restart of the process. Durable writes (an accepted event, a claim, a
+Everything survives a restart of the process. Durable writes (an accepted event, a
 checkpoint: see ``events.store.base``) are committed with ``synchronous=FULL``, so they survive
 power loss too; the others (renewals, completions, releases) with ``synchronous=NORMAL``: in
 WAL mode such a commit is on disk for every other process at once but is synced only by the
@@ -197,9 +197,9 @@ class SQLiteStore(Store):
             row = self._retrying(lambda: conn.execute(_GET, (key,))).fetchone()
         return None if row is None else _record(row)
 
-    def _put_if_absent(self, record: Record) -> bool:
+    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool:
         with self._errors("insert"):
-            inserted = self._write(_PUT, _row(record), durable=True) == 1
+            inserted = self._write(_PUT, _row(record), durable=durable) == 1
         self._maybe_purge()
         return inserted
 
