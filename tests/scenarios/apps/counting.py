@@ -27,7 +27,10 @@ def count(event: Event, ctx: Context) -> None:
     if block and Path(block).exists():
         pid_file = Path(block + ".pid")
         if not pid_file.exists():
-            pid_file.write_text(str(os.getpid()))
+            # written whole, then renamed: a test polling for the file never reads it empty
+            partial = Path(block + ".pid.partial")
+            partial.write_text(str(os.getpid()))
+            partial.replace(pid_file)
             while Path(block).exists():
                 time.sleep(0.05)
     with open(extra["RUNHOOK_COUNT_FILE"], "a") as out:
