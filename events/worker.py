@@ -83,6 +83,7 @@ class Worker:
         self._queued: set[str] = set()
         self._inflight: dict[str, Lease] = {}
         self._busy = 0
+        self._held = 0  # queued entries accepted and held here: in flight for their senders
         self._threads: list[threading.Thread] = []
         self._started = False
         pipeline.attach(self)
@@ -114,11 +115,17 @@ class Worker:
         self._stopping.set()
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._busy and time.monotonic() < deadline:
+            # Entries this process accepted and holds are finished too, not only those whose
+            # handler already started: their sender got a 202 from us a moment ago.
+            while (self._busy or (self._held and self._started)) and time.monotonic() < deadline:
                 self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
             leftovers = list(self._inflight.values())
-        while (item := self._next(timeout=0.0)) is not None:
-            if item.lease is not None:  # accepted and held here, never started
+        while True:  # what is still queued: held entries go back to the store at once
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item.lease is not None:
                 item.lease.release(failed=False)
         for lease in leftovers:
             # The handler thread is still running; give the entry back so another process
@@ -174,6 +181,8 @@ class Worker:
             except queue.Full:
                 return False
             self._queued.add(item.key)
+            if item.lease is not None:
+                self._held += 1
             return True
 
     # -- threads ------------------------------------------------------------------------------
@@ -184,25 +193,38 @@ class Worker:
         self._threads.append(thread)
 
     def _next(self, timeout: float) -> _Item | None:
+        """The next queued item, counted as busy until ``_process`` (or ``_skip``) ends it."""
         try:
             item = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
         except queue.Empty:
             return None
         with self._lock:
             self._queued.discard(item.key)
+            self._busy += 1
+            if item.lease is not None:
+                self._held -= 1
         return item
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             item = self._next(timeout=0.2)
-            if item is not None:
-                self._process(item)
+            if item is None:
+                if self._stopping.is_set():
+                    return
+                continue
+            if self._stopping.is_set() and item.lease is None:
+                self._skip()  # a key the sweeper found: the store keeps it for the next process
+                continue
+            self._process(item)
+
+    def _skip(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
 
     def _process(self, item: _Item) -> None:
         store = self.pipeline.store
         key = item.key
-        with self._lock:
-            self._busy += 1
         try:
             lease = item.lease or store.acquire(key, self.pipeline.settings.claim_lease_s)
             if lease is None:
@@ -218,9 +240,7 @@ class Worker:
         except Exception:
             log.exception("worker failed to process an inbox entry", extra={"key": key})
         finally:
-            with self._idle:
-                self._busy -= 1
-                self._idle.notify_all()
+            self._skip()
 
     def _sweep_once(self) -> None:
         try:

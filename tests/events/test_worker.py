@@ -75,6 +75,37 @@ class TestOrder:
         assert pipeline.due() == []
 
 
+class TestStop:
+    def test_stop_finishes_entries_accepted_here_before_their_handler_started(
+        self, make_app: Build, secret: str
+    ) -> None:
+        """An event accepted (202) while the only handler thread is busy is still processed
+        by a warm stop: its sender was told it is in flight here."""
+        app, recorder = make_app()
+        release = threading.Event()
+
+        @app.on("x.block")
+        def block(event: Any, ctx: Any) -> None:
+            release.wait(10)
+
+        pipeline = app.pipeline()
+        worker = Worker(pipeline, threads=1).start()
+        pipeline.accept(signed_delivery(make_event("x.block"), secret))
+        wait_for(lambda: recorder.types() == ["x.block"])
+        queued = make_event("thread.run.completed")
+        assert pipeline.accept(signed_delivery(queued, secret)).status == 202
+        result: list[bool] = []
+        stopper = threading.Thread(target=lambda: result.append(worker.stop(10)))
+        stopper.start()
+        time.sleep(0.3)  # stop() is waiting; the queued entry has not started yet
+        release.set()
+        stopper.join(15)
+        assert result == [True]
+        assert recorder.types() == ["x.block", "thread.run.completed"]
+        record = app.store.get(event_key(queued.id))
+        assert record is not None and record.status.value == "completed"
+
+
 class TestUnhandled:
     def test_an_event_no_handler_wants_is_acknowledged_and_not_stored(self, secret: str) -> None:
         """With no handler for its type, a delivery is verified and answered 200 unhandled,
