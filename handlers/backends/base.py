@@ -100,3 +100,32 @@ class Backend(ABC):
             RunExpired: the window closed.
             RunMovedOn: the API no longer accepts outputs for these calls.
         """
+
+
+class WrappedBackend(Backend):
+    """A backend that passes everything to ``inner``; subclasses override what they add to
+    (the observer's submit spans, the demo's submit lines). ``resubmit_is_safe`` is the inner
+    backend's: a wrapper must never make a takeover resubmit where the API would fork."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.api = inner.api
+        self.resubmit_is_safe = inner.resubmit_is_safe
+
+    def ref(self, event: Event) -> RunRef:
+        return self.inner.ref(event)
+
+    def from_event(self, event: Event) -> PendingCalls | None:
+        return self.inner.from_event(event)
+
+    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
+        return self.inner.load(ref, deadline=deadline)
+
+    def submit(
+        self,
+        pending: PendingCalls,
+        outputs: Sequence[ToolOutput],
+        *,
+        deadline: float | None = None,
+    ) -> str | None:
+        return self.inner.submit(pending, outputs, deadline=deadline)

@@ -8,29 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from events.envelope import Event
 from events.observability.observer import RunScope
-from handlers.backends.base import Backend, PendingCalls, RunRef
+from handlers.backends.base import Backend, PendingCalls, WrappedBackend
 from handlers.calls import ToolOutput
 from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
 
 
-class ObservedBackend(Backend):
+class ObservedBackend(WrappedBackend):
     """``inner``, with its submits observed by ``run``."""
 
     def __init__(self, inner: Backend, run: RunScope) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.run = run
-        self.api = inner.api
-
-    def ref(self, event: Event) -> RunRef:
-        return self.inner.ref(event)
-
-    def from_event(self, event: Event) -> PendingCalls | None:
-        return self.inner.from_event(event)
-
-    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
-        return self.inner.load(ref, deadline=deadline)
 
     def submit(
         self,

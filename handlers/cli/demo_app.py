@@ -11,7 +11,7 @@ from typing import Any
 from events.config import Settings
 from events.envelope import Event
 from handlers.app import App
-from handlers.backends.base import Backend, PendingCalls, RunRef
+from handlers.backends.base import Backend, PendingCalls, WrappedBackend
 from handlers.calls import ToolOutput
 from handlers.context import Context
 from handlers.lifecycle import RunOutcome
@@ -78,18 +78,10 @@ class _DemoApp(App):
         return _SubmitTrace(super().backend(api), self._say)
 
 
-class _SubmitTrace(Backend):
+class _SubmitTrace(WrappedBackend):
     def __init__(self, inner: Backend, say: Callable[[str], None]) -> None:
-        self.inner, self.say, self.api = inner, say, inner.api
-
-    def ref(self, event: Event) -> RunRef:
-        return self.inner.ref(event)
-
-    def from_event(self, event: Event) -> PendingCalls | None:
-        return self.inner.from_event(event)
-
-    def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
-        return self.inner.load(ref, deadline=deadline)
+        super().__init__(inner)
+        self.say = say
 
     def submit(
         self,

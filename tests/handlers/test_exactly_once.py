@@ -179,3 +179,19 @@ class TestOutcomeHooks:
         assert outcomes == []
         assert rig.deliver_run(final).ok
         assert [(o.status, bool(o.message)) for o in outcomes] == [("completed", True)]
+
+
+class TestWrappedBackends:
+    def test_wrappers_keep_whether_a_resubmit_is_safe(self, make_rig: Build) -> None:
+        """The observer's and the demo's backend wrappers report the wrapped backend's
+        resubmit_is_safe: wrapped Responses stays unsafe (a takeover must not fork the
+        chain), wrapped Assistants stays safe."""
+        from events.observability.observer import NULL_RUN
+        from handlers.backends.observed import ObservedBackend
+        from handlers.cli.demo_app import _SubmitTrace
+
+        rig = make_rig()
+        responses, assistants = rig.app.backend("responses"), rig.app.backend("assistants")
+        for inner, safe in ((responses, False), (assistants, True)):
+            assert ObservedBackend(inner, NULL_RUN).resubmit_is_safe is safe
+            assert _SubmitTrace(inner, print).resubmit_is_safe is safe
