@@ -371,7 +371,8 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
             events = responses.follow(state.obj["id"])
             cut = world.config.stream_drop_after
             return sse(frames(itertools.islice(events, cut) if cut is not None else events))
-        return jsonify(copy.deepcopy(state.obj))
+        with world.lock:  # the scheduler thread may be advancing it right now
+            return jsonify(copy.deepcopy(state.obj))
 
     @app.post("/_standin/responses/wait")
     def wait_responses() -> Any:
@@ -393,7 +394,9 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
         after = _int_arg("starting_after")
         if request.args.get("stream") == "true":
             return sse(frames(responses.follow(rid, -1 if after is None else after)))
-        return jsonify(copy.deepcopy(responses.get(rid).obj))
+        state = responses.get(rid)
+        with world.lock:  # the scheduler thread may be advancing it right now
+            return jsonify(copy.deepcopy(state.obj))
 
     @app.post("/v1/responses/<rid>/cancel")
     def cancel_response(rid: str) -> Any:
