@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/python .ci/typecheck
 
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term:skip-covered

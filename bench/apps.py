@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from handlers.app import App
+from runhook.app import App
 
 app = App()
 

@@ -37,13 +37,13 @@ import httpx2
 
 from bench import apps
 from bench.common import SECRET
-from events.config import Settings
-from events.envelope import Event
-from events.sources.poller import watch
-from events.sources.relay import HttpRelay, PipelineRelay
-from events.sources.stream import stream_run
-from events.store.memory import MemoryStore
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.sources.poller import watch
+from runhook.events.sources.relay import HttpRelay, PipelineRelay
+from runhook.events.sources.stream import stream_run
+from runhook.events.store.memory import MemoryStore
 
 TEXT = 'call instant {"n": 1}'
 
@@ -159,7 +159,7 @@ def main() -> None:
             return rid
 
     else:
-        from events.store import open_store
+        from runhook.events.store import open_store
 
         store = open_store(args.store)
         lock = threading.Lock()

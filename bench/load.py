@@ -14,8 +14,8 @@ from collections import Counter
 
 import httpx2
 
-from events.envelope import Event
-from events.signing import sign_headers
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
 
 
 def main() -> None:

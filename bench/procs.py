@@ -26,7 +26,7 @@ import httpx2
 from bench.common import REPO, free_port
 
 TICK = os.sysconf("SC_CLK_TCK")
-CLI = [sys.executable, "-m", "handlers.cli"]
+CLI = [sys.executable, "-m", "runhook.cli"]
 
 
 def base_env(**extra: str) -> dict[str, str]:

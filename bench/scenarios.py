@@ -23,14 +23,14 @@ from openai import OpenAI
 from bench import apps
 from bench.common import REPO, SECRET, free_port, summary
 from bench.procs import PollerProc, Proc, RedisProc, Serve, Standin, Window, quiesce
-from events.config import Settings
-from events.envelope import Event
-from events.sources.relay import PipelineRelay
-from events.sources.stream import stream_run
-from events.store.memory import MemoryStore
-from events.testing import signed_delivery
-from handlers.app import App
-from handlers.standin import StandinConfig, StandinServer
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.sources.relay import PipelineRelay
+from runhook.events.sources.stream import stream_run
+from runhook.events.store.memory import MemoryStore
+from runhook.events.testing import signed_delivery
+from runhook.standin import StandinConfig, StandinServer
 
 TEXT = 'call instant {"n": 1}'
 CONCURRENCY = 10
@@ -169,7 +169,7 @@ def _warm(server: Serve, n: int = 20) -> None:
     """Unmeasured: a few routed events through every layer of a fresh server."""
     import httpx2
 
-    from events.signing import sign_headers
+    from runhook.events.signing import sign_headers
 
     with httpx2.Client(timeout=30, trust_env=False) as http:
         for i in range(n):

@@ -20,8 +20,8 @@ import httpx2
 
 from bench import apps
 from bench.common import SECRET
-from events.envelope import Event
-from events.signing import sign_headers
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
 
 
 def main() -> None:

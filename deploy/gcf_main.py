@@ -1,5 +1,5 @@
 """Google Cloud Functions entry points (source ``deploy/gcf_main.py``; sync mode, see
-``events.sources.gcf``):
+``runhook.events.sources.gcf``):
 
 - ``entry``: HTTP function — signed POSTs and Pub/Sub push subscriptions;
 - ``pubsub``: CloudEvent function — a Pub/Sub trigger through Eventarc (deploy with --retry).
@@ -7,8 +7,8 @@
 
 import contextlib
 
-from deploy.runtime import lambda_app
-from events.sources import gcf
+from runhook.events.sources import gcf
+from runhook.runtime import lambda_app
 
 app = lambda_app()
 entry = gcf.http_handler(app, name="entry")

@@ -8,9 +8,9 @@ With ``RUNHOOK_METRICS=1`` the workers share their metrics through ``PROMETHEUS_
 A setting out of its range stops gunicorn with one line naming it (no traceback).
 """
 
-from deploy.runtime import gunicorn_options, prepare_metrics
-from events.config import Settings
-from events.errors import ConfigError
+from runhook.events.config import Settings
+from runhook.events.errors import ConfigError
+from runhook.runtime import gunicorn_options, prepare_metrics
 
 try:
     _settings = Settings.from_env()

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from deploy.runtime import build
+from runhook.runtime import build
 
 app = build()

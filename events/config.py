@@ -2,7 +2,7 @@
 
 ``Settings.from_env()`` is the only code in runhook that touches ``os.environ``; everything else
 receives a ``Settings`` (or plain keyword arguments). Every field has a default in
-``events.defaults`` and can be overridden by a ``RUNHOOK_<FIELD>`` variable (upper case), e.g.
+``runhook.events.defaults`` and can be overridden by a ``RUNHOOK_<FIELD>`` variable (upper case), e.g.
 ``RUNHOOK_TOOL_TIMEOUT_S=30``.
 
 Every value is checked when a ``Settings`` is built (from the environment, from keyword
@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from events import defaults
-from events.errors import ConfigError
+from runhook.events import defaults
+from runhook.events.errors import ConfigError
 
 log = logging.getLogger("runhook.config")
 
@@ -150,7 +150,7 @@ def _split(value: str) -> tuple[str, ...]:
 class Settings:
     """Configuration of one runhook process.
 
-    Attributes mirror ``events.defaults``; see there for what each tunable means.
+    Attributes mirror ``runhook.events.defaults``; see there for what each tunable means.
     """
 
     webhook_secrets: tuple[str, ...] = ()

@@ -1,6 +1,6 @@
 """Every tunable default and environment variable name, in one place.
 
-Settings (``events.config.Settings``) start from these values; the environment and keyword
+Settings (``runhook.events.config.Settings``) start from these values; the environment and keyword
 arguments override them.
 """
 
@@ -99,7 +99,7 @@ LOG_LEVEL = "info"
 
 LOG_FORMAT = "text"
 """``text`` (a line with key=value fields), ``json`` (an object per line) or ``none`` (leave
-logging to the application); see ``events.logs``."""
+logging to the application); see ``runhook.events.logs``."""
 
 BIND = "127.0.0.1:8000"
 """Where ``runhook serve`` listens (containers set ``0.0.0.0:8000``)."""
@@ -135,7 +135,7 @@ TIMELINE_TTL_S = 24 * 3600.0
 STORE_URL = "sqlite:///runhook.db"
 """Default store: a SQLite file in the working directory."""
 
-# Environment variable names (read only by events.config.Settings.from_env).
+# Environment variable names (read only by runhook.events.config.Settings.from_env).
 ENV_WEBHOOK_SECRET = "RUNHOOK_WEBHOOK_SECRET"
 ENV_OPENAI_WEBHOOK_SECRET = "OPENAI_WEBHOOK_SECRET"
 ENV_OPENAI_API_KEY = "OPENAI_API_KEY"

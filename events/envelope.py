@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from events.errors import MalformedEvent
-from events.tokens import MAX_TOKEN, is_token, shown
+from runhook.events.errors import MalformedEvent
+from runhook.events.tokens import MAX_TOKEN, is_token, shown
 
 #: deepest nesting of arrays and objects accepted (OpenAI payloads stay far below)
 MAX_DEPTH = 64

@@ -1,4 +1,4 @@
-"""Every error the pipeline (``events``) raises on purpose; the handlers' are ``handlers.errors``.
+"""Every error the pipeline (``runhook.events``) raises on purpose; the handlers' are ``runhook.errors``.
 
 ::
 
@@ -20,8 +20,8 @@
     └── RetryDelivery                 the GCF CloudEvent function asks Pub/Sub to redeliver (5xx)
 
 The handlers add ``RunExpired``, ``RunMovedOn`` and ``SubmitUnknown`` under ``RunhookError``
-(their tree, with ``ToolError``, is ``handlers.errors``). Only signals that must slip past
-``except Exception`` derive from ``BaseException`` (``events.worker.WarmShutdown``, a warm
+(their tree, with ``ToolError``, is ``runhook.errors``). Only signals that must slip past
+``except Exception`` derive from ``BaseException`` (``runhook.events.worker.WarmShutdown``, a warm
 shutdown's signal, not an error).
 """
 
@@ -104,7 +104,7 @@ class StoreError(RunhookError):
 class LeaseLost(RunhookError):
     """The holder of a lease learnt that it is no longer the holder.
 
-    Raised by ``Lease.checkpoint`` and ``Lease.ensure`` (``events.store.lease``) when another
+    Raised by ``Lease.checkpoint`` and ``Lease.ensure`` (``runhook.events.store.lease``) when another
     worker took the record over after the lease lapsed, or the record is gone. The holder must
     stop before anything irreversible (a submit) and leave the work to the new holder.
     """
@@ -142,5 +142,5 @@ class StreamDropped(RunhookError):
 
 
 class RetryDelivery(RunhookError):
-    """Raised by the CloudEvent function (``events.sources.gcf``) so that Pub/Sub delivers the
+    """Raised by the CloudEvent function (``runhook.events.sources.gcf``) so that Pub/Sub delivers the
     message again: the pipeline answered 5xx."""

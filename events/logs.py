@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from events.errors import ConfigError
+from runhook.events.errors import ConfigError
 
 LOGGER = "runhook"
 FORMATS = ("text", "json", "none")

@@ -34,10 +34,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from events import defaults, keys, signing
-from events.config import Settings
-from events.envelope import Event
-from events.errors import (
+from runhook.events import defaults, keys, signing
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import (
     ConfigError,
     DeliveryError,
     MalformedEvent,
@@ -47,12 +47,12 @@ from events.errors import (
     StoreError,
     UnsupportedMediaType,
 )
-from events.observability.observer import NULL_OBSERVER, Observer
-from events.routing import Router
-from events.sources import Ack, Delivery
-from events.store.base import Store
-from events.store.lease import Lease
-from events.store.records import Enqueued, Record, Status
+from runhook.events.observability.observer import NULL_OBSERVER, Observer
+from runhook.events.routing import Router
+from runhook.events.sources import Ack, Delivery
+from runhook.events.store.base import Store
+from runhook.events.store.lease import Lease
+from runhook.events.store.records import Enqueued, Record, Status
 
 log = logging.getLogger("runhook.pipeline")
 
@@ -60,7 +60,7 @@ ContextFactory = Callable[[Event], Any]
 
 
 class Taker(Protocol):
-    """What takes accepted events off the pipeline in this process (``events.worker.Worker``)."""
+    """What takes accepted events off the pipeline in this process (``runhook.events.worker.Worker``)."""
 
     def has_room(self) -> bool:
         """True when an event accepted now would be queued at once."""
@@ -80,7 +80,7 @@ class Pipeline:
         settings: secrets, tolerance, limits, lease and retry rules.
         context_factory: builds the ``ctx`` handed to handlers for one event.
         clock: unix seconds; injectable for tests.
-        observer: the metrics, tracing and timeline hooks (``events.observability``).
+        observer: the metrics, tracing and timeline hooks (``runhook.events.observability``).
     """
 
     def __init__(

@@ -18,7 +18,7 @@ blueprints (``app.include(router)``) and cross-cutting work goes in middleware w
         start = time.monotonic(); next(); log(time.monotonic() - start)
 
 Handlers take exactly ``(event, ctx)``; ``ctx`` is whatever the pipeline's context factory
-builds (``handlers.context.Context`` in an App).
+builds (``runhook.context.Context`` in an App).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from events.envelope import Event
-from events.errors import SetupError
+from runhook.events.envelope import Event
+from runhook.events.errors import SetupError
 
 Handler = Callable[[Event, Any], Any]
 Predicate = Callable[[Event], bool]

@@ -21,10 +21,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 
-from events.config import decode_secret
-from events.defaults import SIGNATURE_TOLERANCE_S
-from events.errors import ConfigError, SignatureError
-from events.tokens import MAX_TOKEN, is_token
+from runhook.events.config import decode_secret
+from runhook.events.defaults import SIGNATURE_TOLERANCE_S
+from runhook.events.errors import ConfigError, SignatureError
+from runhook.events.tokens import MAX_TOKEN, is_token
 
 HEADER_ID = "webhook-id"
 HEADER_TIMESTAMP = "webhook-timestamp"

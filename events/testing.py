@@ -2,7 +2,7 @@
 
 ::
 
-    from events.testing import make_event, post_event
+    from runhook.events.testing import make_event, post_event
 
     event = make_event("thread.run.completed", id="run_1", status="completed")
     response = post_event(flask_app.test_client(), event, secret)
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.envelope import Event
-from events.signing import sign_headers
-from events.sources import Delivery
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
+from runhook.events.sources import Delivery
 
 __all__ = ["make_event", "post_event", "sign_headers", "signed_delivery"]
 

@@ -9,7 +9,7 @@ The sweeper is what makes the inbox durable in practice: entries of a crashed pr
 lease lapsed), retries whose backoff has passed, entries accepted while this process's queue was
 full, and everything left over from before a restart are all found there.
 
-While a handler runs, the entry is held as a ``Lease`` (``events.store.lease``) that renews
+While a handler runs, the entry is held as a ``Lease`` (``runhook.events.store.lease``) that renews
 itself, so a long tool call is never taken over by another worker while its owner is alive.
 
 Shutdown is warm, in rq's style: ``stop()`` stops taking work, waits for in-flight handlers up to
@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from events import keys
-from events.envelope import Event
-from events.pipeline import Pipeline
-from events.store.lease import Lease
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.events.pipeline import Pipeline
+from runhook.events.store.lease import Lease
 
 log = logging.getLogger("runhook.worker")
 

@@ -2,7 +2,7 @@
 
 What ``RUNHOOK_APP=module:object`` names. A user's whole integration is one file::
 
-    from handlers import App
+    from runhook import App
 
     app = App()
 
@@ -33,21 +33,21 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import ConfigError
-from events.observability import NULL_OBSERVER, Observer, build_observer, wanted
-from events.pipeline import Pipeline
-from events.routing import Router
-from events.store import open_store
-from events.store.base import Store
-from handlers.context import Context
-from handlers.tools.registry import ToolRegistry
+from runhook.context import Context
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import ConfigError
+from runhook.events.observability import NULL_OBSERVER, Observer, build_observer, wanted
+from runhook.events.pipeline import Pipeline
+from runhook.events.routing import Router
+from runhook.events.store import open_store
+from runhook.events.store.base import Store
+from runhook.tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from handlers.backends.base import Backend
+    from runhook.backends.base import Backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,7 +96,7 @@ class App(Router):
         self.outcome_hooks: list[Callable[[Any, Context], Any]] = []
         self._lock = threading.RLock()
         if include_defaults:
-            from handlers import lifecycle, requires_action
+            from runhook import lifecycle, requires_action
 
             self.include(requires_action.router)
             self.include(lifecycle.router)
@@ -167,7 +167,7 @@ class App(Router):
     @property
     def observer(self) -> Observer:
         """The observability hooks, built from settings on first use (see
-        ``events.observability``); opening no store when nothing is switched on."""
+        ``runhook.events.observability``); opening no store when nothing is switched on."""
         with self._lock:
             if self._observer is None:
                 self._observer = (
@@ -183,7 +183,7 @@ class App(Router):
         tracer = self.observer.tracer
         if not tracer.enabled:
             return handlers
-        from handlers.tracing import traced_handler
+        from runhook.tracing import traced_handler
 
         return [traced_handler(handler, tracer) for handler in handlers]
 
@@ -201,7 +201,7 @@ class App(Router):
                     )
                 options: dict[str, Any] = {}
                 if self.settings.tracing:
-                    from handlers.backends.tracing import traced_http_client
+                    from runhook.backends.tracing import traced_http_client
 
                     options["http_client"] = traced_http_client(self.observer.tracer)
                 self._openai = OpenAI(
@@ -217,7 +217,7 @@ class App(Router):
         """The backend serving ``api`` (``assistants``, ``responses`` or ``sessions``)."""
         with self._lock:
             if api not in self._backends:
-                from handlers.backends import make_backend
+                from runhook.backends import make_backend
 
                 continuation = (
                     self._responses_continuation() if api == "responses" else self._continuation()
@@ -235,8 +235,8 @@ class App(Router):
         """With ``stream_continuation``, submit through a stream relayed into this app."""
         if not self.settings.stream_continuation or not self.settings.webhook_secrets:
             return None
-        from events.sources.relay import PipelineRelay
-        from events.sources.stream import submit_and_relay
+        from runhook.events.sources.relay import PipelineRelay
+        from runhook.events.sources.stream import submit_and_relay
 
         relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
 
@@ -253,8 +253,8 @@ class App(Router):
 
     def _watch_follow_up(self, previous_id: str, follow_up_id: str) -> None:
         """A watched response's follow-up is watched too, so the poller follows the chain."""
-        from events.errors import StoreError
-        from events.sources.poller_responses import watch_follow_up
+        from runhook.events.errors import StoreError
+        from runhook.events.sources.poller_responses import watch_follow_up
 
         try:
             watch_follow_up(self.store, previous_id, follow_up_id)
@@ -266,8 +266,8 @@ class App(Router):
         """With ``stream_continuation``, create Responses follow-ups as streams relayed here."""
         if not self.settings.stream_continuation or not self.settings.webhook_secrets:
             return None
-        from events.sources.relay import PipelineRelay
-        from events.sources.stream_responses import stream_response
+        from runhook.events.sources.relay import PipelineRelay
+        from runhook.events.sources.stream_responses import stream_response
 
         relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
 
@@ -334,7 +334,7 @@ def load_app(path: str | None, *, overrides: Mapping[str, Any] | None = None) ->
     """
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if not path:
-        from handlers.tools.fetch_url import register_fetch_url
+        from runhook.tools.fetch_url import register_fetch_url
 
         app = App(settings=Settings.from_env(**changes))
         register_fetch_url(app)

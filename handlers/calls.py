@@ -1,6 +1,6 @@
 """The call and output types the tool runner and every backend share.
 
-A backend reads ``ToolCall``\\ s from the API; the runner (``handlers.tools.runner``) answers
+A backend reads ``ToolCall``\\ s from the API; the runner (``runhook.tools.runner``) answers
 each with a ``ToolOutput``; the backend submits those. Both import them from here.
 """
 

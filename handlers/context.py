@@ -7,17 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from events.config import Settings
-from events.envelope import Event
-from events.observability.observer import RunScope
-from events.store.base import Store
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.observability.observer import RunScope
+from runhook.events.store.base import Store
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from handlers.app import App
-    from handlers.backends.base import Backend
-    from handlers.tools.registry import ToolRegistry
+    from runhook.app import App
+    from runhook.backends.base import Backend
+    from runhook.tools.registry import ToolRegistry
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Context:
 
     @property
     def observer(self) -> RunScope:
-        """The metrics/tracing/timeline hooks of this event's run (``events.observability``)."""
+        """The metrics/tracing/timeline hooks of this event's run (``runhook.events.observability``)."""
         return self.app.observer.run(self.event)
 
     def backend(self, api: str | None = None) -> Backend:
@@ -70,7 +70,7 @@ class Context:
         backend = self.app.backend(api or self.event.api)
         if not self.app.observer.enabled:
             return backend
-        from handlers.backends.observed import ObservedBackend
+        from runhook.backends.observed import ObservedBackend
 
         return ObservedBackend(backend, self.observer)
 

@@ -1,8 +1,8 @@
-"""Every error the handlers raise on purpose (``events.errors`` holds the pipeline's).
+"""Every error the handlers raise on purpose (``runhook.events.errors`` holds the pipeline's).
 
 ::
 
-    RunhookError (events.errors)      base of runhook's errors
+    RunhookError                      base of runhook's errors (runhook.events.errors)
     ├── RunExpired                    the run's window closed: record it, never retry
     ├── RunMovedOn                    the run no longer waits for these outputs: record, never retry
     └── SubmitUnknown                 a submit failed without saying whether it landed: alert, never retry
@@ -11,15 +11,15 @@
     ValueError
     └── ArgumentError                 the model's arguments do not fit the tool's schema
 
-``ToolError`` and ``ArgumentError`` never leave the tool runner (``handlers.tools.runner``
+``ToolError`` and ``ArgumentError`` never leave the tool runner (``runhook.tools.runner``
 turns them into error outputs the model reads), so they are not ``RunhookError``\\ s: user code
 raises ``ToolError`` and a handler's ``except RunhookError`` never sees either. The stand-in's
-``ApiError`` (``handlers.standin.objects``) is the stand-in's HTTP answer, not runhook's error.
+``ApiError`` (``runhook.standin.errors``) is the stand-in's HTTP answer, not runhook's error.
 """
 
 from __future__ import annotations
 
-from events.errors import RunhookError
+from runhook.events.errors import RunhookError
 
 
 class RunExpired(RunhookError):

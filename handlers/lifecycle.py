@@ -32,12 +32,12 @@ from typing import Any
 
 from openai.types.beta.threads import TextContentBlock
 
-from events.envelope import Event
-from events.errors import RetryLater
-from events.routing import Router
-from events.store.records import Status
-from events.tokens import shown
-from handlers.context import Context
+from runhook.context import Context
+from runhook.events.envelope import Event
+from runhook.events.errors import RetryLater
+from runhook.events.routing import Router
+from runhook.events.store.records import Status
+from runhook.events.tokens import shown
 
 router = Router()
 
@@ -86,7 +86,7 @@ def run_ended(event: Event, ctx: Context) -> None:
 @router.on("response.completed", "response.failed", "response.cancelled", "response.incomplete")
 def response_ended(event: Event, ctx: Context) -> None:
     """Record the end of a chain of responses (completed without function calls)."""
-    from handlers.backends.responses import function_calls, root_id
+    from runhook.backends.responses import function_calls, root_id
 
     response: Any = event.model() if not event.is_thin else None
     if response is None or not hasattr(response, "output"):
@@ -138,7 +138,7 @@ def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunO
 def session_turn_ended(event: Event, ctx: Context) -> None:
     """Record each ended turn of an Agents API session once (the turn is the run, the session
     its thread); a failed session also records its failure when no turn carries it."""
-    from handlers.backends.sessions import ended_turns, turn_text
+    from runhook.backends.sessions import ended_turns, turn_text
 
     session_id = event.object_id
     turns = ended_turns(ctx.openai, session_id)

@@ -15,7 +15,7 @@ completed background response whose output holds ``function_call`` items) and
    event back: it then finds the wait done, or takes over once the holder's lease lapsed.
 4. **Takeover**: a lease that took over an unfinished wait re-reads the run first (under
    renewal), so a wait the previous holder answered is not answered twice.
-5. **Run** every call concurrently (``handlers.tools.runner``), then **checkpoint**: save the
+5. **Run** every call concurrently (``runhook.tools.runner``), then **checkpoint**: save the
    outputs on the wait's record in one compare-and-set. A worker that lost its lease before
    the checkpoint discards its outputs (logged with the tool names) and leaves the wait to the
    new holder; a worker that takes over a checkpointed wait submits the saved outputs and runs
@@ -37,17 +37,17 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from events import keys
-from events.envelope import Event
-from events.errors import LeaseLost, RetryLater
-from events.routing import Router
-from events.store.lease import Lease
-from events.store.records import Status
-from handlers.backends.base import PendingCalls
-from handlers.calls import ToolOutput
-from handlers.context import Context
-from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
-from handlers.tools.runner import run_calls
+from runhook.backends.base import PendingCalls
+from runhook.calls import ToolOutput
+from runhook.context import Context
+from runhook.errors import RunExpired, RunMovedOn, SubmitUnknown
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.events.errors import LeaseLost, RetryLater
+from runhook.events.routing import Router
+from runhook.events.store.lease import Lease
+from runhook.events.store.records import Status
+from runhook.tools.runner import run_calls
 
 router = Router()
 

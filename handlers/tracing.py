@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from events.envelope import Event
-from events.observability.tracing import Tracer
+from runhook.events.envelope import Event
+from runhook.events.observability.tracing import Tracer
 
 
 def traced_handler(handler: Any, tracer: Tracer) -> Any:

@@ -11,14 +11,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from events.config import Settings
-from events.keys import event_key
-from events.signing import sign_headers
-from events.sources.bus import stream_fields
-from events.store import open_store
-from events.testing import make_event, signed_delivery
-from handlers.app import App
-from handlers.cli import COMMANDS, main
+from runhook.app import App
+from runhook.cli import COMMANDS, main
+from runhook.events.config import Settings
+from runhook.events.keys import event_key
+from runhook.events.signing import sign_headers
+from runhook.events.sources.bus import stream_fields
+from runhook.events.store import open_store
+from runhook.events.testing import make_event, signed_delivery
 from tests.plugins.gunicorn import REPO, free_port, wait_until
 
 OTHER = "whsec_b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLi4uLi4="
@@ -27,7 +27,7 @@ OTHER = "whsec_b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLi4uLi4="
 def cli(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Run `runhook ARGS` in a clean environment holding only ``env``."""
     return subprocess.run(
-        [sys.executable, "-m", "handlers.cli", *args],
+        [sys.executable, "-m", "runhook.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -206,7 +206,7 @@ def test_serve_flags_win_over_the_environment_for_your_app(secret: str, tmp_path
     }
     args = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--sync", "--store"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "serve", *args, f"sqlite:///{flag_db}"]
+        [sys.executable, "-m", "runhook.cli", "serve", *args, f"sqlite:///{flag_db}"]
         + ["--app", "tests.scenarios.apps.flaky:app"],
         cwd=REPO,
         env=env,

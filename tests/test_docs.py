@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from events.config import Settings, env_var
-from handlers.cli import COMMANDS
+from runhook.cli import COMMANDS
+from runhook.events.config import Settings, env_var
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

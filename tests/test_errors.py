@@ -10,13 +10,15 @@ from types import ModuleType
 
 import pytest
 
-import events.errors
-import handlers.errors
+import runhook.errors
+import runhook.events.errors
+import runhook.standin.errors
 
 REPO = Path(__file__).resolve().parent.parent
-#: modules allowed an exception class of their own: the stand-in's HTTP answer (not runhook's
-#: error) and the worker's warm-shutdown signal (a BaseException, not an error)
-OWN_EXCEPTIONS = {"handlers/standin/objects.py": {"ApiError"}, "events/worker.py": {"WarmShutdown"}}
+#: modules allowed an exception class of their own: the worker's warm-shutdown signal (a
+#: BaseException, not an error)
+OWN_EXCEPTIONS = {"events/worker.py": {"WarmShutdown"}}
+ERRORS_MODULES = ("events/errors.py", "handlers/errors.py", "standin/errors.py")
 
 
 def _classes(module: ModuleType) -> list[type[BaseException]]:
@@ -27,7 +29,7 @@ def _classes(module: ModuleType) -> list[type[BaseException]]:
     ]
 
 
-@pytest.mark.parametrize("module", [events.errors, handlers.errors])
+@pytest.mark.parametrize("module", [runhook.events.errors, runhook.errors, runhook.standin.errors])
 def test_docstring_tree_names_every_class(module: ModuleType) -> None:
     """Each errors module's docstring tree names every exception class the module defines."""
     doc = module.__doc__ or ""
@@ -40,11 +42,12 @@ def test_docstring_tree_names_every_class(module: ModuleType) -> None:
 
 
 def test_exception_classes_live_in_the_errors_modules() -> None:
-    """No module of events/ or handlers/ but the errors modules defines an exception class."""
+    """No module of events/, handlers/ or standin/ but the errors modules defines an exception
+    class."""
     found: dict[str, set[str]] = {}
-    for path in [*(REPO / "events").rglob("*.py"), *(REPO / "handlers").rglob("*.py")]:
+    for path in [p for d in ("events", "handlers", "standin") for p in (REPO / d).rglob("*.py")]:
         rel = str(path.relative_to(REPO))
-        if rel in ("events/errors.py", "handlers/errors.py"):
+        if rel in ERRORS_MODULES:
             continue
         names = {
             node.name
@@ -58,22 +61,22 @@ def test_exception_classes_live_in_the_errors_modules() -> None:
 
 def _is_exception(base: ast.expr) -> bool:
     name = base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
-    known = {cls.__name__ for cls in _classes(events.errors) + _classes(handlers.errors)}
+    known = {cls.__name__ for cls in _classes(runhook.events.errors) + _classes(runhook.errors)}
     return name.endswith(("Error", "Exception")) or name in known
 
 
 def test_old_homes_re_export_the_same_objects() -> None:
     """The old import paths still give the very errors and call types the new homes define."""
-    from handlers import calls
-    from handlers.backends import base
-    from handlers.tools import runner, schema
+    from runhook import calls
+    from runhook.backends import base
+    from runhook.tools import runner, schema
 
-    assert base.RunExpired is handlers.errors.RunExpired
-    assert base.RunMovedOn is handlers.errors.RunMovedOn
-    assert base.SubmitUnknown is handlers.errors.SubmitUnknown
-    assert runner.ToolError is handlers.errors.ToolError
-    assert schema.ArgumentError is handlers.errors.ArgumentError
+    assert base.RunExpired is runhook.errors.RunExpired
+    assert base.RunMovedOn is runhook.errors.RunMovedOn
+    assert base.SubmitUnknown is runhook.errors.SubmitUnknown
+    assert runner.ToolError is runhook.errors.ToolError
+    assert schema.ArgumentError is runhook.errors.ArgumentError
     assert (base.ToolCall, base.ToolOutput) == (calls.ToolCall, calls.ToolOutput)
-    from events.sources import gcf
+    from runhook.events.sources import gcf
 
-    assert gcf.RetryDelivery is events.errors.RetryDelivery
+    assert gcf.RetryDelivery is runhook.events.errors.RetryDelivery

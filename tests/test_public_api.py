@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import events
-import handlers
+import runhook
+import runhook.events
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,7 @@ EVENTS_API = [
     "verify",
 ]
 
-HANDLERS_API = [
+RUNHOOK_API = [
     "App",
     "Backend",
     "Context",
@@ -54,26 +54,36 @@ HANDLERS_API = [
 ]
 
 
-class TestHandlersPackage:
+class TestRunhookPackage:
     def test_all_is_pinned_sorted_and_importable(self) -> None:
-        """handlers.__all__ lists exactly the promised names, sorted, all importable."""
-        assert handlers.__all__ == HANDLERS_API == sorted(HANDLERS_API)
-        for name in handlers.__all__:
-            assert getattr(handlers, name) is not None
+        """runhook.__all__ lists exactly the promised names, sorted, all importable."""
+        assert runhook.__all__ == RUNHOOK_API == sorted(RUNHOOK_API)
+        for name in runhook.__all__:
+            assert getattr(runhook, name) is not None
+
+    def test_version_is_the_distribution_version(self) -> None:
+        """runhook.__version__ is what the installed distribution's metadata says."""
+        from importlib.metadata import version
+
+        assert runhook.__version__ == version("runhook")
 
 
 class TestEventsPackage:
     def test_all_is_pinned(self) -> None:
-        """events.__all__ lists exactly the promised names."""
-        assert events.__all__ == EVENTS_API
+        """runhook.events.__all__ lists exactly the promised names."""
+        assert runhook.events.__all__ == EVENTS_API
 
     def test_all_is_sorted_and_importable(self) -> None:
         """Every promised name is sorted and resolves to an attribute."""
-        assert events.__all__ == sorted(events.__all__)
-        for name in events.__all__:
-            assert getattr(events, name) is not None
+        assert runhook.events.__all__ == sorted(runhook.events.__all__)
+        for name in runhook.events.__all__:
+            assert getattr(runhook.events, name) is not None
 
     def test_is_this_repository(self) -> None:
-        """The `events` imported is this repository's, not the unrelated PyPI distribution."""
-        assert Path(events.__file__).resolve().is_relative_to(REPO)
-        assert Path(handlers.__file__).resolve().is_relative_to(REPO)
+        """The folders the design card fixes are the package: runhook is handlers/, its
+        ``events`` subpackage events/ and its stand-in standin/ (pyproject's package-dir)."""
+        import runhook.standin
+
+        assert Path(runhook.__file__).resolve() == REPO / "handlers" / "__init__.py"
+        assert Path(runhook.events.__file__).resolve() == REPO / "events" / "__init__.py"
+        assert Path(runhook.standin.__file__).resolve() == REPO / "standin" / "__init__.py"

@@ -15,11 +15,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from events.config import Settings
-from events.observability.observer import NULL_OBSERVER, NULL_RECORDER, Observer, Recorder
-from events.observability.timeline import Timeline
-from events.observability.tracing import NULL_TRACER, Tracer
-from events.store.base import Store
+from runhook.events.config import Settings
+from runhook.events.observability.observer import NULL_OBSERVER, NULL_RECORDER, Observer, Recorder
+from runhook.events.observability.timeline import Timeline
+from runhook.events.observability.tracing import NULL_TRACER, Tracer
+from runhook.events.store.base import Store
 
 __all__ = ["NULL_OBSERVER", "Observer", "Recorder", "Tracer", "build_observer", "wanted"]
 
@@ -42,12 +42,12 @@ def build_observer(
         return NULL_OBSERVER
     recorder = NULL_RECORDER
     if settings.metrics:
-        from events.observability.metrics import PrometheusRecorder
+        from runhook.events.observability.metrics import PrometheusRecorder
 
         recorder = PrometheusRecorder()
     tracer: Tracer = NULL_TRACER
     if settings.tracing:
-        from events.observability.otel import OtelTracer
+        from runhook.events.observability.otel import OtelTracer
 
         tracer = OtelTracer()
     timeline = None

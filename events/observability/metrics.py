@@ -29,10 +29,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from events import keys
-from events.errors import ConfigError
-from events.observability.observer import Recorder
-from events.store.base import Store
+from runhook.events import keys
+from runhook.events.errors import ConfigError
+from runhook.events.observability.observer import Recorder
+from runhook.events.store.base import Store
 
 try:
     import prometheus_client

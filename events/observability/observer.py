@@ -30,15 +30,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from events.envelope import Event
-from events.errors import MalformedEvent
-from events.observability.timeline import Timeline, run_ref
-from events.observability.tracing import NULL_SPAN, NULL_TRACER, Span, Tracer
+from runhook.events.envelope import Event
+from runhook.events.errors import MalformedEvent
+from runhook.events.observability.timeline import Timeline, run_ref
+from runhook.events.observability.tracing import NULL_SPAN, NULL_TRACER, Span, Tracer
 
 if TYPE_CHECKING:
-    from events.sources import Ack, Delivery
-    from events.store.base import Store
-    from events.store.records import Claim
+    from runhook.events.sources import Ack, Delivery
+    from runhook.events.store.base import Store
+    from runhook.events.store.records import Claim
 
 log = logging.getLogger("runhook.observability")
 

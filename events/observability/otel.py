@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from events.errors import ConfigError
-from events.observability.tracing import Span, Tracer
+from runhook.events.errors import ConfigError
+from runhook.events.observability.tracing import Span, Tracer
 
 try:
     from opentelemetry import context as otel_context

@@ -2,7 +2,7 @@
 
 ``render`` takes what the store holds (inbox counts, parked records, run timelines) and returns
 one self-contained HTML document: inline CSS, a few lines of JavaScript for the replay
-buttons, no build step and nothing fetched from elsewhere. ``events.sources.admin`` serves it.
+buttons, no build step and nothing fetched from elsewhere. ``runhook.events.sources.admin`` serves it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 from html import escape
 
-from events.observability.timeline import RunTimeline
-from events.store.records import Census, Record
+from runhook.events.observability.timeline import RunTimeline
+from runhook.events.store.records import Census, Record
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#f7f8fa}

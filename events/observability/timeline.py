@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from events.envelope import Event
-from events.store.base import Store
+from runhook.events.envelope import Event
+from runhook.events.store.base import Store
 
 QUEUE = "timeline"
 """Store queue of the timeline notes."""

@@ -2,7 +2,7 @@
 
 runhook makes its spans through a ``Tracer``. The base class is a null object: its spans do
 nothing and cost a method call, so a process without tracing needs no OpenTelemetry at all.
-``events.observability.otel.OtelTracer`` (the ``runhook[otel]`` extra) makes real spans with
+``runhook.events.observability.otel.OtelTracer`` (the ``runhook[otel]`` extra) makes real spans with
 ``opentelemetry-api``; the SDK and its exporter are the deployment's choice.
 
 Span contexts cross process boundaries as W3C ``traceparent`` strings: a delivery's span is

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from events.errors import DeliveryError, StoreError
+from runhook.events.errors import DeliveryError, StoreError
 
 
 @dataclass(frozen=True)

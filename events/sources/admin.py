@@ -14,12 +14,12 @@ import hmac
 
 from flask import Blueprint, Response, redirect, request
 
-from events import keys
-from events.observability.observer import Observer
-from events.observability.page import render
-from events.pipeline import Pipeline
-from events.sources import Ack
-from events.sources.webhook import flask_response
+from runhook.events import keys
+from runhook.events.observability.observer import Observer
+from runhook.events.observability.page import render
+from runhook.events.pipeline import Pipeline
+from runhook.events.sources import Ack
+from runhook.events.sources.webhook import flask_response
 
 COOKIE = "runhook_admin"
 
@@ -53,7 +53,7 @@ def admin_blueprint(pipeline: Pipeline, observer: Observer) -> Blueprint:
         def metrics() -> Response:
             if not _authorised(token):
                 return _refused()
-            from events.observability.metrics import exposition
+            from runhook.events.observability.metrics import exposition
 
             body, content_type = exposition(store, settings.metrics_dir)
             return Response(body, status=200, content_type=content_type)

@@ -1,14 +1,14 @@
 """AWS Lambda adapters: API Gateway (REST v1, HTTP v2), Function URLs, and SQS batches.
 
 Same shape as every adapter: native input → ``Delivery`` → ``pipeline.accept`` → native reply.
-Serverless runs in **sync mode** (``Settings(sync=True)``; ``deploy/runtime.lambda_app`` sets
+Serverless runs in **sync mode** (``Settings(sync=True)``; ``runhook.runtime.lambda_app`` sets
 it): each event is processed before the reply, because nothing runs after a Lambda returns.
 
 - HTTP events (API Gateway REST or HTTP API, Function URL) become one delivery: headers are
   matched case-insensitively and a base64 body is decoded. The reply is the proxy dict
-  ``{"statusCode", "headers", "body"}`` with the pipeline's status (``events.pipeline``); a
+  ``{"statusCode", "headers", "body"}`` with the pipeline's status (``runhook.events.pipeline``); a
   method other than POST gets 405.
-- SQS records follow the bus convention (``events.sources.bus``): the body is the envelope (or
+- SQS records follow the bus convention (``runhook.events.sources.bus``): the body is the envelope (or
   an SNS notification whose ``Message`` is), the signature headers are the String message
   attributes ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``. The reply lists
   in ``batchItemFailures`` exactly the records whose answer is 5xx, so SQS redelivers those
@@ -32,10 +32,10 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from events.errors import ConfigError, MalformedEvent
-from events.pipeline import Pipeline
-from events.sources import Ack, Delivery
-from events.sources.bus import (
+from runhook.events.errors import ConfigError, MalformedEvent
+from runhook.events.pipeline import Pipeline
+from runhook.events.sources import Ack, Delivery
+from runhook.events.sources.bus import (
     SIGNATURE_ATTRIBUTES,
     HasPipeline,
     message_delivery,

@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
-from events import defaults
-from events.errors import PayloadTooLarge, RequestTimeout, UnreadableBody
+from runhook.events import defaults
+from runhook.events.errors import PayloadTooLarge, RequestTimeout, UnreadableBody
 
 
 @dataclass

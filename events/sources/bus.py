@@ -8,7 +8,7 @@ attributes, Pub/Sub attributes, stream fields)::
     body:        {"id": "evt_…", "object": "event", "type": "thread.run.completed", …}
     attributes:  webhook-id=msg_…  webhook-timestamp=1763800000  webhook-signature=v1,…
 
-A producer makes them with ``events.signing.sign_headers(secret, body)``. A queue delivers a
+A producer makes them with ``runhook.events.signing.sign_headers(secret, body)``. A queue delivers a
 message when it is consumed, not when it was signed, so give the consumer a
 ``RUNHOOK_SIGNATURE_TOLERANCE_S`` at least as long as a message can wait in the queue (its
 retention); keep it below ``RUNHOOK_COMPLETED_TTL_S`` so that a replay inside the window is
@@ -36,12 +36,12 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from events.errors import StoreError
-from events.pipeline import Pipeline
-from events.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from events.sources import Ack, Delivery
-from events.sources.backoff import OutageBackoff
-from events.store.redis import import_redis
+from runhook.events.errors import StoreError
+from runhook.events.pipeline import Pipeline
+from runhook.events.signing import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from runhook.events.sources import Ack, Delivery
+from runhook.events.sources.backoff import OutageBackoff
+from runhook.events.store.redis import import_redis
 
 if TYPE_CHECKING:
     import redis

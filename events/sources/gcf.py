@@ -2,14 +2,14 @@
 
 Same shape as every adapter: native input → ``Delivery`` → ``pipeline.accept`` → native reply.
 Cloud Functions run the pipeline in **sync mode** (``Settings(sync=True)``;
-``deploy/runtime.lambda_app`` sets it): the event is processed before the reply.
+``runhook.runtime.lambda_app`` sets it): the event is processed before the reply.
 functions-framework is not needed here; ``deploy/gcf_main.py`` uses it only when installed.
 
 - ``http_handler(app)`` takes the ``flask.Request`` the runtime passes and returns a
   ``flask.Response``. A signed POST (the ``webhook-*`` headers) is answered exactly like
   ``POST /events``. A **Pub/Sub push** body (``{"message": {"data", "attributes", …},
   "subscription"}``, no signature headers) follows the bus convention
-  (``events.sources.bus``): ``message.data`` is the base64 envelope and ``message.attributes``
+  (``runhook.events.sources.bus``): ``message.data`` is the base64 envelope and ``message.attributes``
   carry ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``. Push answers 2xx to
   acknowledge: a processed or duplicate event, and also a poison message (4xx from the
   pipeline: logged by id, acknowledged, never retried); a 5xx answer makes Pub/Sub redeliver.
@@ -32,13 +32,13 @@ from typing import Any
 
 from flask import Request, Response
 
-from events.errors import MalformedEvent, PayloadTooLarge
-from events.errors import RetryDelivery as RetryDelivery
-from events.pipeline import Pipeline
-from events.signing import HEADER_SIGNATURE
-from events.sources import Ack, Delivery
-from events.sources.bus import HasPipeline, message_delivery, pipeline_of, settle
-from events.sources.webhook import flask_response
+from runhook.events.errors import MalformedEvent, PayloadTooLarge
+from runhook.events.errors import RetryDelivery as RetryDelivery
+from runhook.events.pipeline import Pipeline
+from runhook.events.signing import HEADER_SIGNATURE
+from runhook.events.sources import Ack, Delivery
+from runhook.events.sources.bus import HasPipeline, message_delivery, pipeline_of, settle
+from runhook.events.sources.webhook import flask_response
 
 log = logging.getLogger("runhook.gcf")
 

@@ -12,7 +12,7 @@ requires_action handler de-duplicates waits). Intervals start from ``openai-poll
 (else ``poll_interval_s``), grow ×1.5 up to ``poll_max_interval_s`` while nothing changes, and
 reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch. A store
 outage pauses polling (with backoff) instead of ending the poller. Agents API sessions share
-the watch list (``watch_session``; their polling is in ``events.sources.session_poll``).
+the watch list (``watch_session``; their polling is in ``runhook.events.sources.session_poll``).
 """
 
 from __future__ import annotations
@@ -27,17 +27,17 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from events import keys
-from events.config import Settings
-from events.envelope import Event
-from events.errors import StoreError
-from events.observability.observer import NULL_OBSERVER, Observer
-from events.sources.backoff import OutageBackoff
-from events.sources.poller_responses import poll_response, watch_response
-from events.sources.relay import Relay
-from events.store.base import Store
-from events.store.lease import Lease
-from events.store.records import Status
+from runhook.events import keys
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import StoreError
+from runhook.events.observability.observer import NULL_OBSERVER, Observer
+from runhook.events.sources.backoff import OutageBackoff
+from runhook.events.sources.poller_responses import poll_response, watch_response
+from runhook.events.sources.relay import Relay
+from runhook.events.store.base import Store
+from runhook.events.store.lease import Lease
+from runhook.events.store.records import Status
 
 log = logging.getLogger("runhook.poller")
 
@@ -103,8 +103,8 @@ class Poller:
         return self._emit(event)
 
     def watch_session(self, session_id: str) -> bool:
-        """Watch an Agents API session (see ``events.sources.session_poll``)."""
-        from events.sources.session_poll import watch_session
+        """Watch an Agents API session (see ``runhook.events.sources.session_poll``)."""
+        from runhook.events.sources.session_poll import watch_session
 
         self.known.add(keys.watch_key(session_id))
         return watch_session(self.store, session_id)
@@ -124,7 +124,7 @@ class Poller:
                 if "response_id" in entry:
                     poll_response(self, lease, entry)
                 elif entry.get("api") == "sessions":
-                    from events.sources.session_poll import poll_session
+                    from runhook.events.sources.session_poll import poll_session
 
                     poll_session(self, lease, entry)
                 else:

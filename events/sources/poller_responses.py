@@ -1,7 +1,7 @@
 """The relay poller's Responses half: watching background responses.
 
 A watch entry ``{"response_id", "last_status", "interval"}`` shares the watch list, the
-leases and the backoff of the runs' entries (``events.sources.poller``). Each poll retrieves
+leases and the backoff of the runs' entries (``runhook.events.sources.poller``). Each poll retrieves
 the response and emits ``response.<status>`` (the full Response) for every status newly seen.
 
 A Responses wait is a *completed* response whose output holds ``function_call`` items; the
@@ -19,14 +19,14 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from events import keys
-from events.envelope import Event
-from events.store.base import Store
-from events.store.lease import Lease
-from events.store.records import Status
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.events.store.base import Store
+from runhook.events.store.lease import Lease
+from runhook.events.store.records import Status
 
 if TYPE_CHECKING:
-    from events.sources.poller import Poller
+    from runhook.events.sources.poller import Poller
 
 log = logging.getLogger("runhook.poller")
 

@@ -16,11 +16,11 @@ from typing import Protocol
 
 import httpx2
 
-from events.envelope import Event
-from events.observability.tracing import NULL_TRACER, Tracer
-from events.pipeline import Pipeline
-from events.signing import sign_headers
-from events.sources import Ack, Delivery
+from runhook.events.envelope import Event
+from runhook.events.observability.tracing import NULL_TRACER, Tracer
+from runhook.events.pipeline import Pipeline
+from runhook.events.signing import sign_headers
+from runhook.events.sources import Ack, Delivery
 
 log = logging.getLogger("runhook.relay")
 

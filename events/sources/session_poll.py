@@ -1,7 +1,7 @@
 """The relay poller's Agents API part: watch sessions, emit their state as session events.
 
 A watched session is an entry ``{"api": "sessions", "run_id": <session id>, …}`` on the same
-watch list as runs (``events.sources.poller``), so one poller serves both. Each poll retrieves
+watch list as runs (``runhook.events.sources.poller``), so one poller serves both. Each poll retrieves
 the session and, level-triggered like runs:
 
 - ``requires_action``: emits ``agent.session.requires_action`` with the snapshot on every
@@ -18,13 +18,13 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from events import keys
-from events.envelope import Event
-from events.store.base import Store
-from events.store.lease import Lease
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.events.store.base import Store
+from runhook.events.store.lease import Lease
 
 if TYPE_CHECKING:
-    from events.sources.poller import Poller
+    from runhook.events.sources.poller import Poller
 
 log = logging.getLogger("runhook.poller")
 

@@ -26,8 +26,8 @@ import httpx2
 import openai
 from openai import OpenAI
 
-from events.envelope import Event
-from events.sources.relay import Relay
+from runhook.events.envelope import Event
+from runhook.events.sources.relay import Relay
 
 log = logging.getLogger("runhook.stream")
 

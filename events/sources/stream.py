@@ -11,7 +11,7 @@ so one run is one unbroken sequence of events; the Assistants backend uses it wh
 continuation is on.
 
 The Responses API's stream relay (``stream_response``, ``resume_response``) lives in
-``events.sources.stream_responses`` and is re-exported here.
+``runhook.events.sources.stream_responses`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 from openai import AssistantEventHandler, OpenAI
 from openai.types.beta import AssistantStreamEvent
 
-from events.envelope import Event
-from events.sources.relay import Relay
-from events.sources.stream_responses import resume_response, stream_response
+from runhook.events.envelope import Event
+from runhook.events.sources.relay import Relay
+from runhook.events.sources.stream_responses import resume_response, stream_response
 
 __all__ = [
     "RelayEventHandler",

@@ -29,9 +29,9 @@ import httpx2
 import openai
 from openai import OpenAI
 
-from events.envelope import Event
-from events.errors import StreamDropped
-from events.sources.relay import Relay
+from runhook.events.envelope import Event
+from runhook.events.errors import StreamDropped
+from runhook.events.sources.relay import Relay
 
 log = logging.getLogger("runhook.stream")
 

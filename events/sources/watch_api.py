@@ -16,15 +16,15 @@ import hmac
 
 from flask import Blueprint, Response, request
 
-from events import keys
-from events.config import Settings
-from events.errors import StoreError
-from events.sources import Ack
-from events.sources.poller import watch
-from events.sources.poller_responses import watch_response
-from events.sources.webhook import flask_response
-from events.store.base import Store
-from events.store.records import Record, Status
+from runhook.events import keys
+from runhook.events.config import Settings
+from runhook.events.errors import StoreError
+from runhook.events.sources import Ack
+from runhook.events.sources.poller import watch
+from runhook.events.sources.poller_responses import watch_response
+from runhook.events.sources.webhook import flask_response
+from runhook.events.store.base import Store
+from runhook.events.store.records import Record, Status
 
 
 def _watched(record: Record | None) -> bool:

@@ -2,9 +2,9 @@
 
 An adapter only: it turns a ``flask.Request`` into a ``Delivery``, calls ``pipeline.accept`` and
 turns the ``Ack`` into a JSON response. The status codes are the pipeline's (see
-``events.pipeline``); the body is read once, as raw bytes, because the signature covers exactly
+``runhook.events.pipeline``); the body is read once, as raw bytes, because the signature covers exactly
 those bytes. The body is read a piece at a time within ``RUNHOOK_MAX_BODY_BYTES`` and
-``RUNHOOK_BODY_TIMEOUT_S`` (``events.sources.body``): an oversized body gets 413, a slow one
+``RUNHOOK_BODY_TIMEOUT_S`` (``runhook.events.sources.body``): an oversized body gets 413, a slow one
 408, broken framing or a short body 400, all as JSON. Logs carry ids and reasons only, never
 the payload.
 """
@@ -16,10 +16,10 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Flask, Response, request
 
-from events.errors import DeliveryError, StoreError
-from events.pipeline import Pipeline
-from events.sources import Ack, Delivery
-from events.sources.body import Watchdog, read_body
+from runhook.events.errors import DeliveryError, StoreError
+from runhook.events.pipeline import Pipeline
+from runhook.events.sources import Ack, Delivery
+from runhook.events.sources.body import Watchdog, read_body
 
 log = logging.getLogger("runhook.webhook")
 
@@ -111,7 +111,7 @@ def create_app(
 
     Args:
         pipeline: where deliveries go.
-        worker: the process's ``events.worker.Worker`` (its ``draining`` flag feeds
+        worker: the process's ``runhook.events.worker.Worker`` (its ``draining`` flag feeds
             ``/readyz``); None in sync mode or tests.
         blueprints: more blueprints to mount (e.g. the poller's ``/watch`` endpoint).
     """

@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from events.errors import ConfigError
-from events.store.base import Store
-from events.store.memory import MemoryStore
-from events.store.records import Claim, Enqueued, Record, Status
+from runhook.events.errors import ConfigError
+from runhook.events.store.base import Store
+from runhook.events.store.memory import MemoryStore
+from runhook.events.store.records import Claim, Enqueued, Record, Status
 
 __all__ = ["Claim", "Enqueued", "MemoryStore", "Record", "Status", "Store", "open_store"]
 
@@ -30,11 +30,11 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
     if url in ("memory:", "memory://"):
         return MemoryStore(clock=clock)
     if url.startswith("sqlite:"):
-        from events.store.sqlite import SQLiteStore
+        from runhook.events.store.sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url, clock=clock)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        from events.store.redis import RedisStore
+        from runhook.events.store.redis import RedisStore
 
         return RedisStore.from_url(url, clock=clock)
     raise ConfigError(

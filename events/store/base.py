@@ -43,11 +43,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from events.keys import payload_hash as hash_payload
-from events.store.records import Census, Claim, Enqueued, Record, Status
+from runhook.events.keys import payload_hash as hash_payload
+from runhook.events.store.records import Census, Claim, Enqueued, Record, Status
 
 if TYPE_CHECKING:
-    from events.store.lease import Lease, Renewer
+    from runhook.events.store.lease import Lease, Renewer
 
 _RENEWER_LOCK = threading.Lock()
 
@@ -112,7 +112,7 @@ class Store(ABC):
         if the caller dies, the lease lapses and any worker's sweep takes the entry over, as
         for any claimed entry. The lease is None unless the result is ``NEW``.
         """
-        from events.store.lease import Lease
+        from runhook.events.store.lease import Lease
 
         now = self.clock()
         record = Record(
@@ -217,7 +217,7 @@ class Store(ABC):
 
         Returns None when someone else holds a live lease or the work is already completed.
         """
-        from events.store.lease import Lease
+        from runhook.events.store.lease import Lease
 
         claim = self.claim(key, lease_s, payload_hash=payload_hash)
         if claim is None:
@@ -458,7 +458,7 @@ class Store(ABC):
     def _renewer(self) -> Renewer:
         """This process's renewer of this store's leases (one thread, started on first use
         and again in a forked child, where the parent's thread does not exist)."""
-        from events.store.lease import Renewer
+        from runhook.events.store.lease import Renewer
 
         with _RENEWER_LOCK:
             renewer: Renewer | None = getattr(self, "_lease_renewer", None)

@@ -31,12 +31,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from events import defaults
-from events.errors import LeaseLost
-from events.store.records import Claim
+from runhook.events import defaults
+from runhook.events.errors import LeaseLost
+from runhook.events.store.records import Claim
 
 if TYPE_CHECKING:
-    from events.store.base import Store
+    from runhook.events.store.base import Store
 
 log = logging.getLogger("runhook.lease")
 

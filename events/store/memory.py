@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from events.store.base import Store
-from events.store.records import Record, Status
+from runhook.events.store.base import Store
+from runhook.events.store.records import Record, Status
 
 
 class MemoryStore(Store):

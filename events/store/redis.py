@@ -39,9 +39,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from events.errors import ConfigError, StoreError
-from events.store.base import Store
-from events.store.records import Record, Status
+from runhook.events.errors import ConfigError, StoreError
+from runhook.events.store.base import Store
+from runhook.events.store.records import Record, Status
 
 if TYPE_CHECKING:
     import redis

@@ -22,7 +22,7 @@ called from gunicorn's ``post_fork``) and opens its own, leaving the inherited o
 (SQLite forbids using, and it is unsafe to close, a connection across ``fork()``).
 
 Everything survives a restart of the process. Durable writes (an accepted event, a
-checkpoint: see ``events.store.base``) are committed with ``synchronous=FULL``, so they survive
+checkpoint: see ``runhook.events.store.base``) are committed with ``synchronous=FULL``, so they survive
 power loss too; the others (renewals, completions, releases) with ``synchronous=NORMAL``: in
 WAL mode such a commit is on disk for every other process at once but is synced only by the
 next FULL commit (which syncs the whole log) or checkpoint, so under load one fsync covers many
@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from events.errors import ConfigError, StoreError
-from events.store.base import Store
-from events.store.records import Record, Status
+from runhook.events.errors import ConfigError, StoreError
+from runhook.events.store.base import Store
+from runhook.events.store.records import Record, Status
 
 log = logging.getLogger("runhook.store")
 

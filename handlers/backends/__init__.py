@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from events.config import Settings
-from events.errors import ConfigError
-from handlers.backends.base import Backend, PendingCalls, RunRef
-from handlers.calls import ToolCall, ToolOutput
-from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
+from runhook.backends.base import Backend, PendingCalls, RunRef
+from runhook.calls import ToolCall, ToolOutput
+from runhook.errors import RunExpired, RunMovedOn, SubmitUnknown
+from runhook.events.config import Settings
+from runhook.events.errors import ConfigError
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -42,17 +42,17 @@ def make_backend(
         ConfigError: an unknown API name.
     """
     if api == "assistants":
-        from handlers.backends.assistants import AssistantsBackend
+        from runhook.backends.assistants import AssistantsBackend
 
         return AssistantsBackend(client, settings, continuation=continuation)
     if api == "responses":
-        from handlers.backends.responses import ResponsesBackend
+        from runhook.backends.responses import ResponsesBackend
 
         return ResponsesBackend(
             client, settings, continuation=continuation, on_follow_up=on_follow_up
         )
     if api == "sessions":
-        from handlers.backends.sessions import SessionsBackend
+        from runhook.backends.sessions import SessionsBackend
 
         return SessionsBackend(client, settings)
     raise ConfigError(

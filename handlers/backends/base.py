@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from events.envelope import Event
-from handlers.calls import ToolCall as ToolCall
-from handlers.calls import ToolOutput as ToolOutput
-from handlers.errors import RunExpired as RunExpired
-from handlers.errors import RunMovedOn as RunMovedOn
-from handlers.errors import SubmitUnknown as SubmitUnknown
+from runhook.calls import ToolCall as ToolCall
+from runhook.calls import ToolOutput as ToolOutput
+from runhook.errors import RunExpired as RunExpired
+from runhook.errors import RunMovedOn as RunMovedOn
+from runhook.errors import SubmitUnknown as SubmitUnknown
+from runhook.events.envelope import Event
 
 Api = Literal["assistants", "responses", "sessions"]
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from events.observability.observer import RunScope
-from handlers.backends.base import Backend, PendingCalls, WrappedBackend
-from handlers.calls import ToolOutput
-from handlers.errors import RunExpired, RunMovedOn, SubmitUnknown
+from runhook.backends.base import Backend, PendingCalls, WrappedBackend
+from runhook.calls import ToolOutput
+from runhook.errors import RunExpired, RunMovedOn, SubmitUnknown
+from runhook.events.observability.observer import RunScope
 
 
 class ObservedBackend(WrappedBackend):

@@ -35,15 +35,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import StreamDropped
-from events.tokens import is_token
-from handlers.backends.base import Backend, PendingCalls, RunRef
-from handlers.backends.follow_up import carried_settings, conversation_of
-from handlers.backends.retry import not_processed, request_timeout, with_retries
-from handlers.calls import ToolCall, ToolOutput
-from handlers.errors import RunExpired, SubmitUnknown
+from runhook.backends.base import Backend, PendingCalls, RunRef
+from runhook.backends.follow_up import carried_settings, conversation_of
+from runhook.backends.retry import not_processed, request_timeout, with_retries
+from runhook.calls import ToolCall, ToolOutput
+from runhook.errors import RunExpired, SubmitUnknown
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import StreamDropped
+from runhook.events.tokens import is_token
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -78,7 +78,7 @@ class ResponsesBackend(Backend):
     api = "responses"
     # A follow-up create has no idempotency key: submitting saved outputs again after a
     # takeover could fork the chain, so a takeover after the checkpoint records
-    # submit_unknown (see handlers.requires_action).
+    # submit_unknown (see runhook.requires_action).
     resubmit_is_safe = False
 
     def __init__(

@@ -48,12 +48,12 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from events.config import Settings
-from events.envelope import Event
-from handlers.backends.base import Backend, PendingCalls, RunRef
-from handlers.backends.retry import retryable, with_retries
-from handlers.calls import ToolCall, ToolOutput
-from handlers.errors import RunExpired, RunMovedOn
+from runhook.backends.base import Backend, PendingCalls, RunRef
+from runhook.backends.retry import retryable, with_retries
+from runhook.calls import ToolCall, ToolOutput
+from runhook.errors import RunExpired, RunMovedOn
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
 
 if TYPE_CHECKING:
     from openai import OpenAI

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx2
 
-from events.observability.tracing import Tracer
+from runhook.events.observability.tracing import Tracer
 
 
 class TracingTransport(httpx2.BaseTransport):

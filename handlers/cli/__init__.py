@@ -17,23 +17,24 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from events.errors import RunhookError
+from runhook import __version__
+from runhook.events.errors import RunhookError
 
 #: subcommand -> (module, one-line help). The order is the order ``runhook --help`` lists them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("handlers.cli.demo", "run the whole flow end to end on the bundled stand-in"),
-    "emulator": ("handlers.cli.emulator", "serve the local OpenAI API stand-in"),
-    "serve": ("handlers.cli.serve", "serve POST /events under gunicorn"),
-    "poll": ("handlers.cli.poll", "relay poller: watch runs and responses, emit their events"),
-    "inbox": ("handlers.cli.inbox", "list, show or replay parked events"),
-    "consume": ("handlers.cli.consume", "consume a Redis stream of signed events (bus source)"),
-    "run": ("handlers.cli.run", "start a response (or run) and relay its stream as events"),
+    "demo": ("runhook.cli.demo", "run the whole flow end to end on the bundled stand-in"),
+    "emulator": ("runhook.cli.emulator", "serve the local OpenAI API stand-in"),
+    "serve": ("runhook.cli.serve", "serve POST /events under gunicorn"),
+    "poll": ("runhook.cli.poll", "relay poller: watch runs and responses, emit their events"),
+    "inbox": ("runhook.cli.inbox", "list, show or replay parked events"),
+    "consume": ("runhook.cli.consume", "consume a Redis stream of signed events (bus source)"),
+    "run": ("runhook.cli.run", "start a response (or run) and relay its stream as events"),
     "webhooks": (
-        "handlers.cli.webhooks",
+        "runhook.cli.webhooks",
         "register, list, rotate, test or delete OpenAI webhook endpoints",
     ),
-    "send": ("handlers.cli.send", "sign an event envelope and POST it to a URL"),
-    "tools": ("handlers.cli.tools", "print or sync the app's tool definitions"),
+    "send": ("runhook.cli.send", "sign an event envelope and POST it to a URL"),
+    "tools": ("runhook.cli.tools", "print or sync the app's tool definitions"),
 }
 
 
@@ -43,6 +44,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="runhook",
         description="runhook: OpenAI tool calls as a reactive, webhook-driven pipeline.",
     )
+    parser.add_argument("--version", action="version", version=f"runhook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         if only is not None and name != only:
@@ -89,8 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _configure_logs(command: str) -> None:
     """This process's log output (``RUNHOOK_LOG_*``); the demo prints its own flow."""
-    from events import logs
-    from events.config import Settings
+    from runhook.events import logs
+    from runhook.events.config import Settings
 
     settings = Settings.from_env()
     level = "warning" if command == "demo" else settings.log_level

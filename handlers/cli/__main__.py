@@ -1,5 +1,5 @@
-"""``python -m handlers.cli``: the same as the ``runhook`` command."""
+"""``python -m runhook.cli``: the same as the ``runhook`` command."""
 
-from handlers.cli import main
+from runhook.cli import main
 
 raise SystemExit(main())

@@ -7,9 +7,9 @@ import secrets
 import time
 from typing import Any
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import ConfigError
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import ConfigError
 
 
 def ephemeral_secret() -> str:

@@ -9,9 +9,9 @@ import socket
 import threading
 from typing import Any
 
-from events.config import Settings
-from events.errors import ConfigError
-from events.sources.bus import RedisStreamSource
+from runhook.events.config import Settings
+from runhook.events.errors import ConfigError
+from runhook.events.sources.bus import RedisStreamSource
 
 
 def add_parser(subparsers: Any) -> None:
@@ -50,7 +50,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Consume until SIGTERM or Ctrl-C (or, with --burst, until the stream is drained)."""
-    from deploy.runtime import lambda_app
+    from runhook.runtime import lambda_app
 
     url = args.redis or Settings.from_env().store_url
     if not url.startswith(("redis://", "rediss://", "unix://")):

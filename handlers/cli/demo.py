@@ -16,17 +16,17 @@ from typing import Any
 
 import httpx2
 
-from events.config import Settings
-from events.errors import ConfigError
-from events.sources.poller import Poller
-from events.sources.relay import HttpRelay, PipelineRelay, Relay
-from events.sources.stream import stream_run
-from events.sources.stream_responses import stream_response
-from events.store import open_store
-from events.store.memory import MemoryStore
-from handlers.cli._common import ephemeral_secret
-from handlers.cli.demo_app import make_demo_app
-from handlers.standin import StandinConfig, StandinServer
+from runhook.cli._common import ephemeral_secret
+from runhook.cli.demo_app import make_demo_app
+from runhook.events.config import Settings
+from runhook.events.errors import ConfigError
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import HttpRelay, PipelineRelay, Relay
+from runhook.events.sources.stream import stream_run
+from runhook.events.sources.stream_responses import stream_response
+from runhook.events.store import open_store
+from runhook.events.store.memory import MemoryStore
+from runhook.standin import StandinConfig, StandinServer
 
 PAGE = b"""<!doctype html><html><head><title>runhook demo page</title></head><body>
 <h1>runhook</h1><p>runhook turns OpenAI tool calls into a reactive, webhook-driven pipeline:
@@ -95,7 +95,7 @@ class _Page(BaseHTTPRequestHandler):
 
 
 def _serve(settings: Settings) -> None:
-    from deploy.runtime import serve
+    from runhook.runtime import serve
 
     serve(settings, app_factory=make_demo_app, log_level="warning")
 
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         message = f"What is on {page_url}? Summarise it in one line."
         print(f'user: "{message}"\n')
         if args.api == "sessions":
-            from handlers.cli.demo_sessions import start_session
+            from runhook.cli.demo_sessions import start_session
 
             start_session(
                 args.source,

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from events.config import Settings
-from events.envelope import Event
-from handlers.app import App
-from handlers.backends.base import Backend, PendingCalls, WrappedBackend
-from handlers.calls import ToolOutput
-from handlers.context import Context
-from handlers.lifecycle import RunOutcome
-from handlers.tools.fetch_url import register_fetch_url
+from runhook.app import App
+from runhook.backends.base import Backend, PendingCalls, WrappedBackend
+from runhook.calls import ToolOutput
+from runhook.context import Context
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.lifecycle import RunOutcome
+from runhook.tools.fetch_url import register_fetch_url
 
 
 def make_demo_app(settings: Settings) -> App:

@@ -7,12 +7,12 @@ from typing import Any
 
 from openai import OpenAI
 
-from events.config import Settings
-from events.sources.poller import Poller
-from events.sources.relay import HttpRelay, PipelineRelay
-from events.sources.session_stream import create_and_relay
-from events.store.memory import MemoryStore
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import HttpRelay, PipelineRelay
+from runhook.events.sources.session_stream import create_and_relay
+from runhook.events.store.memory import MemoryStore
 
 
 def start_session(

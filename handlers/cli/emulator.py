@@ -6,7 +6,7 @@ import argparse
 import threading
 from typing import Any
 
-from handlers.standin import StandinConfig, StandinServer
+from runhook.standin import StandinConfig, StandinServer
 
 
 def add_parser(subparsers: Any) -> None:

@@ -7,13 +7,13 @@ import json
 import sys
 from typing import Any
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import MalformedEvent
-from events.keys import PARKED_QUEUE, event_key
-from events.pipeline import Pipeline
-from events.store.records import Record
-from handlers.app import load_app
+from runhook.app import load_app
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import MalformedEvent
+from runhook.events.keys import PARKED_QUEUE, event_key
+from runhook.events.pipeline import Pipeline
+from runhook.events.store.records import Record
 
 
 def add_parser(subparsers: Any) -> None:

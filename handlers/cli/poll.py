@@ -7,11 +7,11 @@ import signal
 import threading
 from typing import Any
 
-from events.config import Settings
-from events.sources.poller import Poller
-from events.sources.relay import HttpRelay, PipelineRelay, Relay
-from handlers.app import load_app
-from handlers.cli._common import EventPrinter, relay_secret
+from runhook.app import load_app
+from runhook.cli._common import EventPrinter, relay_secret
+from runhook.events.config import Settings
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import HttpRelay, PipelineRelay, Relay
 
 
 def add_parser(subparsers: Any) -> None:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     app = load_app(settings.app_path, overrides=overrides)
     app.start()
     if args.metrics_port:
-        from events.observability.metrics import serve_http
+        from runhook.events.observability.metrics import serve_http
 
         serve_http(args.metrics_port)
     relay: Relay = (

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from events.config import Settings
-from events.sources.relay import HttpRelay, PipelineRelay, Relay
-from events.sources.stream import stream_run
-from events.sources.stream_responses import stream_response
-from handlers.app import load_app
-from handlers.cli._common import EventPrinter, relay_secret
+from runhook.app import load_app
+from runhook.cli._common import EventPrinter, relay_secret
+from runhook.events.config import Settings
+from runhook.events.sources.relay import HttpRelay, PipelineRelay, Relay
+from runhook.events.sources.stream import stream_run
+from runhook.events.sources.stream_responses import stream_response
 
 
 def add_parser(subparsers: Any) -> None:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_session(args: argparse.Namespace, client: Any, relay: Relay) -> int:
-    from events.sources.session_stream import create_and_relay, start_turn
+    from runhook.events.sources.session_stream import create_and_relay, start_turn
 
     printer = EventPrinter()
     if args.session:

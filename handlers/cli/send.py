@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx2
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import ConfigError
-from events.signing import sign_headers
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import ConfigError
+from runhook.events.signing import sign_headers
 
 
 def add_parser(subparsers: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from events.config import Settings
+from runhook.events.config import Settings
 
 
 def add_parser(subparsers: Any) -> None:
@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     The flags win over the environment and over the settings your App sets in code.
     """
-    from deploy.runtime import check, serve
-    from events.store import open_store
+    from runhook.events.store import open_store
+    from runhook.runtime import check, serve
 
     overrides = overrides_from(args)
     settings = Settings.from_env(**overrides)

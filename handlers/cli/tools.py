@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from events.config import Settings
-from handlers.app import load_app
+from runhook.app import load_app
+from runhook.events.config import Settings
 
 
 def add_parser(subparsers: Any) -> None:

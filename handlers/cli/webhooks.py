@@ -18,8 +18,8 @@ import json
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from events.config import Settings
-from events.errors import ConfigError
+from runhook.events.config import Settings
+from runhook.events.errors import ConfigError
 
 if TYPE_CHECKING:
     from openai import OpenAI

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.errors import ToolError
-from handlers.tools.registry import Tool, ToolRegistry
-from handlers.tools.runner import run_calls
+from runhook.errors import ToolError
+from runhook.tools.registry import Tool, ToolRegistry
+from runhook.tools.runner import run_calls
 
 __all__ = ["Tool", "ToolError", "ToolRegistry", "run_calls"]

@@ -4,7 +4,7 @@ Safety rules (a model chooses the URL, so the URL is untrusted input):
 
 - only ``http`` and ``https``;
 - the host is resolved first and **every** address it resolves to must be public, by runhook's
-  own table of the IANA special-purpose registries (``handlers.tools.addresses``, independent
+  own table of the IANA special-purpose registries (``runhook.tools.addresses``, independent
   of the interpreter's patch level): loopback, private, link-local, multicast, reserved,
   documentation, benchmarking, shared (CGNAT) and the other special blocks are refused, IPv4
   and IPv6 alike; IPv4-mapped, NAT64, 6to4 and Teredo addresses are judged by the IPv4
@@ -34,14 +34,14 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx2
 
-from events import defaults
-from events.config import Settings
-from handlers.errors import ToolError
-from handlers.tools.addresses import IPAddress
-from handlers.tools.addresses import refusal as table_refusal
+from runhook.errors import ToolError
+from runhook.events import defaults
+from runhook.events.config import Settings
+from runhook.tools.addresses import IPAddress
+from runhook.tools.addresses import refusal as table_refusal
 
 if TYPE_CHECKING:
-    from handlers.app import App
+    from runhook.app import App
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -58,7 +58,7 @@ def system_resolver(host: str, port: int) -> list[str]:
 def refusal(ip: IPAddress) -> str | None:
     """Why ``ip`` may not be fetched, or None when it is a public address.
 
-    runhook's own table decides (``handlers.tools.addresses``); the interpreter's
+    runhook's own table decides (``runhook.tools.addresses``); the interpreter's
     ``is_global`` is a second opinion, so an address either calls non-public is refused.
     """
     why = table_refusal(ip)

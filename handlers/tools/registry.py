@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from events.errors import SetupError
-from handlers.tools.schema import Signature, signature_of
+from runhook.events.errors import SetupError
+from runhook.tools.schema import Signature, signature_of
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 

@@ -29,13 +29,13 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from events import defaults
-from events.observability.observer import NULL_RUN, RunScope, ToolScope
-from handlers.calls import ToolCall, ToolOutput
-from handlers.errors import ArgumentError
-from handlers.errors import ToolError as ToolError
-from handlers.tools.registry import Tool, ToolRegistry
-from handlers.tools.schema import coerce_arguments
+from runhook.calls import ToolCall, ToolOutput
+from runhook.errors import ArgumentError
+from runhook.errors import ToolError as ToolError
+from runhook.events import defaults
+from runhook.events.observability.observer import NULL_RUN, RunScope, ToolScope
+from runhook.tools.registry import Tool, ToolRegistry
+from runhook.tools.schema import coerce_arguments
 
 log = logging.getLogger("runhook.tools")
 

@@ -21,8 +21,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from events.errors import SetupError
-from handlers.errors import ArgumentError as ArgumentError
+from runhook.errors import ArgumentError as ArgumentError
+from runhook.events.errors import SetupError
 
 JsonSchema = dict[str, Any]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.runtime import gunicorn_options, prepare_metrics
-from events.config import Settings
+from runhook.events.config import Settings
+from runhook.runtime import gunicorn_options, prepare_metrics
 
 
 def test_metrics_off_prepares_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

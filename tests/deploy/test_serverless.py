@@ -11,9 +11,9 @@ from typing import Any
 import flask
 import pytest
 
-from events import defaults
-from events.signing import sign_headers
-from events.testing import make_event
+from runhook.events import defaults
+from runhook.events.signing import sign_headers
+from runhook.events.testing import make_event
 from tests.plugins.deploy import DEPLOY, SECRET_VARIABLES, VARIABLES, load_yaml, settings_from
 
 
@@ -98,10 +98,12 @@ def queue_function() -> tuple[str, dict[str, Any]]:
 
 class TestSamTemplate:
     def test_handler_is_the_entry_file(self) -> None:
-        """The functions' Handler names deploy/lambda_function.py's `handler`."""
+        """The functions' Handler names deploy/lambda_function.py's `handler`, copied to the
+        code folder's top beside the installed runhook (the template's build comment)."""
         handler = template()["Globals"]["Function"]["Handler"]
         module, _, attr = handler.rpartition(".")
-        path = DEPLOY.parent / (module.replace(".", "/") + ".py")
+        assert f"cp deploy/{module}.py dist/lambda/" in (DEPLOY / "template.yaml").read_text()
+        path = DEPLOY / (module.replace(".", "/") + ".py")
         tree = ast.parse(path.read_text())
         names = {
             t.id

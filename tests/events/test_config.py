@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from events import defaults
-from events.config import RANGES, Settings, decode_secret, env_var
-from events.errors import ConfigError
-from events.signing import sign_headers, verify
+from runhook.events import defaults
+from runhook.events.config import RANGES, Settings, decode_secret, env_var
+from runhook.events.errors import ConfigError
+from runhook.events.signing import sign_headers, verify
 from tests.plugins.gunicorn import REPO, free_port
 
 KEY = b"runhook-config-test-key-32-bytes"
@@ -80,7 +80,7 @@ class TestRanges:
 
     def test_configure_is_checked(self) -> None:
         """App.configure refuses an out-of-range value before anything is built."""
-        from handlers.app import App
+        from runhook.app import App
 
         app = App(settings=Settings(store_url="memory:"), include_defaults=False)
         with pytest.raises(ConfigError, match="RUNHOOK_THREADS=0"):
@@ -153,7 +153,7 @@ class TestUnknownVariables:
 def serve(**env: str) -> subprocess.CompletedProcess[str]:
     """Run `runhook serve` with ``env`` and a valid secret and store."""
     return subprocess.run(
-        [sys.executable, "-m", "handlers.cli", "serve"],
+        [sys.executable, "-m", "runhook.cli", "serve"],
         cwd=REPO,
         capture_output=True,
         text=True,

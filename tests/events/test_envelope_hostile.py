@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from openai.types.beta.threads import Run
 
-from events.envelope import MAX_DEPTH, Event
-from events.errors import MalformedEvent, SignatureError
-from events.signing import sign_headers, verify
-from events.sources.webhook import create_app
-from handlers.app import App
-from handlers.backends.assistants import pending_of
+from runhook.app import App
+from runhook.backends.assistants import pending_of
+from runhook.events.envelope import MAX_DEPTH, Event
+from runhook.events.errors import MalformedEvent, SignatureError
+from runhook.events.signing import sign_headers, verify
+from runhook.events.sources.webhook import create_app
 
 CANARY = "CANARYqx7"
 Build = Callable[..., tuple[App, Any]]

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from events.errors import LeaseLost, StoreError
-from events.store.lease import Lease
-from events.store.memory import MemoryStore
-from events.store.records import Claim, Record
+from runhook.events.errors import LeaseLost, StoreError
+from runhook.events.store.lease import Lease
+from runhook.events.store.memory import MemoryStore
+from runhook.events.store.records import Claim, Record
 from tests.plugins.stores import FakeClock
 
 LEASE_S = 10.0

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from events import logs
-from events.errors import ConfigError
+from runhook.events import logs
+from runhook.events.errors import ConfigError
 
 
 @pytest.fixture

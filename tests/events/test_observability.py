@@ -11,21 +11,21 @@ from typing import Any
 
 import pytest
 
-from events.config import Settings
-from events.envelope import Event
-from events.observability import NULL_OBSERVER, build_observer
-from events.observability.metrics import exposition
-from events.observability.observer import Observer, event_type_label
-from events.observability.timeline import Timeline
-from events.sources.admin import admin_blueprint
-from events.sources.poller import Poller
-from events.sources.relay import PipelineRelay
-from events.sources.webhook import create_app
-from events.store.memory import MemoryStore
-from events.store.sqlite import SQLiteStore
-from events.testing import signed_delivery
-from events.worker import Worker
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.observability import NULL_OBSERVER, build_observer
+from runhook.events.observability.metrics import exposition
+from runhook.events.observability.observer import Observer, event_type_label
+from runhook.events.observability.timeline import Timeline
+from runhook.events.sources.admin import admin_blueprint
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import PipelineRelay
+from runhook.events.sources.webhook import create_app
+from runhook.events.store.memory import MemoryStore
+from runhook.events.store.sqlite import SQLiteStore
+from runhook.events.testing import signed_delivery
+from runhook.events.worker import Worker
 from tests.plugins.gunicorn import REPO
 from tests.plugins.handlers import Rig
 from tests.plugins.observability import Samples, samples, value
@@ -125,8 +125,8 @@ class TestMetrics:
         """RUNHOOK_METRICS=1 without prometheus_client fails naming the extra to install."""
         code = (
             "import sys; sys.modules['prometheus_client'] = None\n"
-            "from events.config import Settings\nfrom events.store.memory import MemoryStore\n"
-            "from events.observability import build_observer\n"
+            "from runhook.events.config import Settings\nfrom runhook.events.store.memory import MemoryStore\n"
+            "from runhook.events.observability import build_observer\n"
             "build_observer(Settings(metrics=True), MemoryStore())\n"
         )
         result = subprocess.run(
@@ -139,8 +139,8 @@ class TestMetrics:
         """RUNHOOK_TRACING=1 without opentelemetry fails naming the extra to install."""
         code = (
             "import sys; sys.modules['opentelemetry'] = None\n"
-            "from events.config import Settings\nfrom events.store.memory import MemoryStore\n"
-            "from events.observability import build_observer\n"
+            "from runhook.events.config import Settings\nfrom runhook.events.store.memory import MemoryStore\n"
+            "from runhook.events.observability import build_observer\n"
             "build_observer(Settings(tracing=True), MemoryStore())\n"
         )
         result = subprocess.run(

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from events.errors import RetryLater
-from events.keys import event_key
-from events.pipeline import retry_delay
-from events.testing import make_event, signed_delivery
-from handlers.app import App
+from runhook.app import App
+from runhook.events.errors import RetryLater
+from runhook.events.keys import event_key
+from runhook.events.pipeline import retry_delay
+from runhook.events.testing import make_event, signed_delivery
 from tests.plugins.events import Recorder
 
 Build = Callable[..., tuple[App, Recorder]]

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from events.errors import SetupError
-from events.routing import Router
-from events.testing import make_event
+from runhook.events.errors import SetupError
+from runhook.events.routing import Router
+from runhook.events.testing import make_event
 
 
 class TestRouting:

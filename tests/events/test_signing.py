@@ -9,8 +9,8 @@ import pytest
 import standardwebhooks
 from openai import OpenAI
 
-from events.errors import SignatureError
-from events.signing import sign_headers, verify
+from runhook.events.errors import SignatureError
+from runhook.events.signing import sign_headers, verify
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 BODY = json.dumps(

@@ -1,4 +1,4 @@
-"""The Store contract: every rule of ``events.store.base``, against every store.
+"""The Store contract: every rule of ``runhook.events.store.base``, against every store.
 
 Each test runs against memory, SQLite and Redis (``any_store``); the cross-process races run
 against the stores that processes can share (``shared_store_spec``). Time is a ``FakeClock``.
@@ -6,8 +6,8 @@ against the stores that processes can share (``shared_store_spec``). Time is a `
 
 from __future__ import annotations
 
-from events.keys import payload_hash
-from events.store import Claim, Enqueued, Status, Store
+from runhook.events.keys import payload_hash
+from runhook.events.store import Claim, Enqueued, Status, Store
 from tests.plugins.stores import FakeClock, StoreSpec, race_in_processes, race_in_threads
 
 LEASE_S = 30.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from events.store.base import Store
-from events.store.records import Status
+from runhook.events.store.base import Store
+from runhook.events.store.records import Status
 from tests.plugins.stores import FakeClock, race_in_threads
 
 

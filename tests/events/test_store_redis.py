@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from events.errors import ConfigError, StoreError
-from events.store import Enqueued, open_store
-from events.store.redis import RedisStore
+from runhook.events.errors import ConfigError, StoreError
+from runhook.events.store import Enqueued, open_store
+from runhook.events.store.redis import RedisStore
 from tests.plugins.redis import RedisServer
 from tests.plugins.stores import FakeClock, run_in_fork
 

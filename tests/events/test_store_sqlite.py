@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from events.errors import ConfigError, StoreError
-from events.store import Enqueued, Status, open_store
-from events.store.sqlite import SCHEMA_VERSION, SQLiteStore
+from runhook.events.errors import ConfigError, StoreError
+from runhook.events.store import Enqueued, Status, open_store
+from runhook.events.store.sqlite import SCHEMA_VERSION, SQLiteStore
 from tests.plugins.stores import FakeClock, StoreSpec, race_in_processes, run_in_fork
 
 LEASE_S = 30.0

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from events.config import Settings
-from events.keys import event_key
-from events.store.memory import MemoryStore
-from events.testing import make_event, signed_delivery
-from events.worker import Worker
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.keys import event_key
+from runhook.events.store.memory import MemoryStore
+from runhook.events.testing import make_event, signed_delivery
+from runhook.events.worker import Worker
 from tests.plugins.events import Recorder
 
 Build = Callable[..., tuple[App, Recorder]]

@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from events.signing import sign_headers
+from runhook.events.signing import sign_headers
 
 CANARY = "§CANARY§"
 SECRET = "whsec_" + base64.b64encode(b"runhook-fuzz-secret-of-32-bytes!").decode()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from events.config import Settings
-from events.signing import sign_headers
-from events.sources.aws_lambda import handler
-from events.sources.gcf import push_message
-from events.store.memory import MemoryStore
-from handlers.app import App
-from handlers.backends.base import ToolCall
-from handlers.tools.registry import ToolRegistry
-from handlers.tools.runner import prepare
+from runhook.app import App
+from runhook.backends.base import ToolCall
+from runhook.events.config import Settings
+from runhook.events.signing import sign_headers
+from runhook.events.sources.aws_lambda import handler
+from runhook.events.sources.gcf import push_message
+from runhook.events.store.memory import MemoryStore
+from runhook.tools.registry import ToolRegistry
+from runhook.tools.runner import prepare
 from tests.fuzz.strategies import SECRET
 
 DEEP = b"[" * 5000 + b"]" * 5000

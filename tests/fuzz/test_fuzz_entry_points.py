@@ -13,18 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events import keys
-from events.config import Settings
-from events.envelope import Event
-from events.errors import MalformedEvent
-from events.signing import sign_headers
-from events.sources.aws_lambda import handler as lambda_handler
-from events.sources.gcf import accept_pubsub
-from events.sources.webhook import create_app
-from events.store.memory import MemoryStore
-from handlers.app import App
-from handlers.standin import StandinServer
-from handlers.standin.state import StandinConfig
+from runhook.app import App
+from runhook.events import keys
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import MalformedEvent
+from runhook.events.signing import sign_headers
+from runhook.events.sources.aws_lambda import handler as lambda_handler
+from runhook.events.sources.gcf import accept_pubsub
+from runhook.events.sources.webhook import create_app
+from runhook.events.store.memory import MemoryStore
+from runhook.standin import StandinServer
+from runhook.standin.state import StandinConfig
 from tests.fuzz.strategies import (
     CANARY,
     SECRET,

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from events.errors import ConfigError
-from events.logs import fields_of
-from events.testing import make_event
-from handlers.app import App, load_app
+from runhook.app import App, load_app
+from runhook.events.errors import ConfigError
+from runhook.events.logs import fields_of
+from runhook.events.testing import make_event
 
 FACTORY = "tests.scenarios.apps.configured:make"
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from events import keys
-from events.sources import Ack
-from handlers.app import App
-from handlers.backends.base import ToolOutput
-from handlers.lifecycle import RunOutcome
-from handlers.requires_action import Checkpoint
+from runhook.app import App
+from runhook.backends.base import ToolOutput
+from runhook.events import keys
+from runhook.events.sources import Ack
+from runhook.lifecycle import RunOutcome
+from runhook.requires_action import Checkpoint
 from tests.events.test_lease import StallingStore
 from tests.plugins.handlers import Rig
 
@@ -186,9 +186,9 @@ class TestWrappedBackends:
         """The observer's and the demo's backend wrappers report the wrapped backend's
         resubmit_is_safe: wrapped Responses stays unsafe (a takeover must not fork the
         chain), wrapped Assistants stays safe."""
-        from events.observability.observer import NULL_RUN
-        from handlers.backends.observed import ObservedBackend
-        from handlers.cli.demo_app import _SubmitTrace
+        from runhook.backends.observed import ObservedBackend
+        from runhook.cli.demo_app import _SubmitTrace
+        from runhook.events.observability.observer import NULL_RUN
 
         rig = make_rig()
         responses, assistants = rig.app.backend("responses"), rig.app.backend("assistants")

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from handlers.tools.fetch_url import Fetcher, html_to_text
-from handlers.tools.runner import ToolError
+from runhook.tools.fetch_url import Fetcher, html_to_text
+from runhook.tools.runner import ToolError
 
 
 class Pages(BaseHTTPRequestHandler):

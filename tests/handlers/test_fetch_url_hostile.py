@@ -11,9 +11,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from handlers.tools.addresses import refusal
-from handlers.tools.fetch_url import Fetcher
-from handlers.tools.runner import ToolError
+from runhook.tools.addresses import refusal
+from runhook.tools.fetch_url import Fetcher
+from runhook.tools.runner import ToolError
 
 #: (URL, what the refusal must say); the host is an address literal or resolves to one offline
 HOSTILE = [

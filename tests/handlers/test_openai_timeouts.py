@@ -8,11 +8,11 @@ from collections.abc import Callable
 import httpx2
 from openai import OpenAI
 
-from events.config import Settings
-from handlers.app import App
-from handlers.backends.assistants import AssistantsBackend
-from handlers.backends.base import RunRef, ToolOutput
-from handlers.backends.responses import ResponsesBackend
+from runhook.app import App
+from runhook.backends.assistants import AssistantsBackend
+from runhook.backends.base import RunRef, ToolOutput
+from runhook.backends.responses import ResponsesBackend
+from runhook.events.config import Settings
 from tests.handlers.test_requires_action import lookup_tools
 from tests.handlers.test_responses_submit import completed_response
 from tests.plugins.handlers import Rig

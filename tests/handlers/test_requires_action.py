@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from events import keys
-from events.store.sqlite import SQLiteStore
-from handlers.app import App
-from handlers.lifecycle import RunOutcome
-from handlers.tools.runner import ToolError
+from runhook.app import App
+from runhook.events import keys
+from runhook.events.store.sqlite import SQLiteStore
+from runhook.lifecycle import RunOutcome
+from runhook.tools.runner import ToolError
 from tests.plugins.handlers import Rig
 
 Build = Callable[..., Rig]

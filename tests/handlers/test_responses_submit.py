@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from events import keys
-from handlers.app import App
+from runhook.app import App
+from runhook.events import keys
 from tests.handlers.test_requires_action import lookup_tools
 from tests.plugins.handlers import Rig
 

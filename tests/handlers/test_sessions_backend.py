@@ -9,18 +9,18 @@ from typing import Any
 import pytest
 from openai.types.beta.agent_session import AgentSession
 
-from events import keys
-from events.envelope import Event
-from handlers.backends.base import RunMovedOn, ToolOutput
-from handlers.backends.sessions import (
+from runhook.backends.base import RunMovedOn, ToolOutput
+from runhook.backends.sessions import (
     SessionsBackend,
     idempotency_key,
     pending_of,
     qualify,
     runner_error,
 )
-from handlers.lifecycle import RunOutcome
-from handlers.tools.runner import ToolError, error_output
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.lifecycle import RunOutcome
+from runhook.tools.runner import ToolError, error_output
 from tests.handlers.test_requires_action import lookup_tools
 from tests.plugins.handlers import Rig
 

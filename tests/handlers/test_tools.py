@@ -10,10 +10,10 @@ from typing import Literal
 
 import pytest
 
-from events.errors import SetupError
-from handlers.backends.base import ToolCall, ToolOutput
-from handlers.tools.registry import ToolRegistry
-from handlers.tools.runner import fit_limits, run_calls
+from runhook.backends.base import ToolCall, ToolOutput
+from runhook.events.errors import SetupError
+from runhook.tools.registry import ToolRegistry
+from runhook.tools.runner import fit_limits, run_calls
 
 
 class Unit(enum.Enum):

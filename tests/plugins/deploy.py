@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from events import defaults
-from events.config import Settings, env_var
+from runhook.events import defaults
+from runhook.events.config import Settings, env_var
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

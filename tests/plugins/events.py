@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from events.config import Settings
-from events.envelope import Event
-from events.store.memory import MemoryStore
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.store.memory import MemoryStore
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 
-from events.logs import LOGGER, TextFormatter
+from runhook.events.logs import LOGGER, TextFormatter
 
 FUZZ = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
 

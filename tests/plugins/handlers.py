@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from events.config import Settings
-from events.envelope import Event
-from events.sources import Ack
-from events.store.base import Store
-from events.store.memory import MemoryStore
-from events.testing import signed_delivery
-from handlers.app import App
-from handlers.standin import StandinServer
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.sources import Ack
+from runhook.events.store.base import Store
+from runhook.events.store.memory import MemoryStore
+from runhook.events.testing import signed_delivery
+from runhook.standin import StandinServer
 
 
 @dataclass

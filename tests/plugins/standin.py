@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from handlers.standin import StandinConfig, StandinServer
+from runhook.standin import StandinConfig, StandinServer
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from events.store import Store, open_store
+from runhook.events.store import Store, open_store
 
 T = TypeVar("T")
 
@@ -166,7 +166,7 @@ def race_in_processes(spec: StoreSpec, now: float, op: str, key: str, n: int) ->
 def _contend(spec: StoreSpec, now: float, op: str, key: str, barrier: Any, results: Any) -> None:
     try:
         if op == "open":  # the race is on opening the store, then enqueueing
-            importlib.import_module(f"events.store.{spec.kind}")  # not timed by the race
+            importlib.import_module(f"runhook.events.store.{spec.kind}")  # not timed by the race
             barrier.wait(timeout=RACE_TIMEOUT_S)
         store = spec.open(FakeClock(now))
         store.ping()  # connected: for the other ops, the race is on the call itself

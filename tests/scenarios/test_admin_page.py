@@ -11,11 +11,11 @@ from typing import Any
 import httpx2
 import pytest
 
-from events import keys
-from events.envelope import Event
-from events.signing import sign_headers
-from events.store.sqlite import SQLiteStore
-from handlers.standin import StandinServer
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
+from runhook.events.store.sqlite import SQLiteStore
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, wait_until
 from tests.scenarios.test_metrics_gunicorn import TOOL
 

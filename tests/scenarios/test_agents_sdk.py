@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 
 agents = pytest.importorskip("agents")
 

@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]
 def test_demo_completes(args: list[str]) -> None:
     """The demo exits 0 and shows the tool call, the submit and the final answer."""
     result = subprocess.run(
-        [sys.executable, "-m", "handlers.cli", "demo", *args],
+        [sys.executable, "-m", "runhook.cli", "demo", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from events.signing import sign_headers
-from events.testing import make_event
+from runhook.events.signing import sign_headers
+from runhook.events.testing import make_event
 from tests.plugins.gunicorn import Gunicorn, wait_until
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.slow, pytest.mark.exactly_once]

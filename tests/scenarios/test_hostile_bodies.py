@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from events.signing import sign_headers
+from runhook.events.signing import sign_headers
 from tests.plugins.gunicorn import Gunicorn
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.slow]

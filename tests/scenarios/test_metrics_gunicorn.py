@@ -11,9 +11,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from events.envelope import Event
-from events.signing import sign_headers
-from handlers.standin import StandinServer
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, wait_until
 from tests.plugins.observability import Samples, samples, value
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from events.config import Settings
-from events.envelope import Event
-from events.sources.poller import Poller
-from events.sources.relay import HttpRelay
-from events.store import open_store
-from handlers.standin import StandinServer
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import HttpRelay
+from runhook.events.store import open_store
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, wait_until
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.redis, pytest.mark.slow, pytest.mark.exactly_once]

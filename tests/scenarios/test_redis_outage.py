@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from events.envelope import Event
-from events.signing import sign_headers
-from events.testing import make_event
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
+from runhook.events.testing import make_event
 from tests.plugins.gunicorn import Gunicorn, wait_until
 from tests.plugins.redis import RedisServer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import REPO, Gunicorn, wait_until
 from tests.scenarios.test_responses_webhooks import OPENAI_SECRET, lines, server_env
 
@@ -31,7 +31,7 @@ def test_run_relays_to_a_server_that_finishes_the_chain(
         [
             sys.executable,
             "-m",
-            "handlers.cli",
+            "runhook.cli",
             "run",
             'call lookup {"q": "a"}\ncall lookup {"q": "b"}',
             "--url",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, free_port, wait_until
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.slow, pytest.mark.exactly_once]

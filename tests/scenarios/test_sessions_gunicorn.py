@@ -13,14 +13,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from events.config import Settings
-from events.envelope import Event
-from events.signing import sign_headers
-from events.sources.poller import Poller
-from events.sources.relay import HttpRelay
-from events.sources.session_stream import create_and_relay
-from events.store.memory import MemoryStore
-from handlers.standin import StandinServer
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import HttpRelay
+from runhook.events.sources.session_stream import create_and_relay
+from runhook.events.store.memory import MemoryStore
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import Gunicorn, free_port, wait_until
 
 pytestmark = [pytest.mark.gunicorn, pytest.mark.slow, pytest.mark.exactly_once]

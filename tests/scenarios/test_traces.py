@@ -15,19 +15,19 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from events import logs
-from events.config import Settings
-from events.envelope import Event
-from events.observability.observer import Observer
-from events.observability.otel import OtelTracer
-from events.sources.relay import HttpRelay
-from events.sources.webhook import create_app
-from events.store.sqlite import SQLiteStore
-from events.testing import signed_delivery
-from events.worker import Worker
-from handlers.app import App
-from handlers.backends.tracing import traced_http_client
-from handlers.standin import StandinServer
+from runhook.app import App
+from runhook.backends.tracing import traced_http_client
+from runhook.events import logs
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.observability.observer import Observer
+from runhook.events.observability.otel import OtelTracer
+from runhook.events.sources.relay import HttpRelay
+from runhook.events.sources.webhook import create_app
+from runhook.events.store.sqlite import SQLiteStore
+from runhook.events.testing import signed_delivery
+from runhook.events.worker import Worker
+from runhook.standin import StandinServer
 
 EXPECTED = {
     "caller",

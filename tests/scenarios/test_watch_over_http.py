@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import REPO, Gunicorn
 from tests.scenarios.test_multi_host import TOOL
 
@@ -60,7 +60,7 @@ def test_watched_over_http_then_polled_to_completion(
     assert (reply.status_code, reply.json()["status"]) == (202, "watching")
 
     poll = subprocess.run(
-        [sys.executable, "-m", "handlers.cli", "poll", "--burst", "--url", f"{server.url}/events"],
+        [sys.executable, "-m", "runhook.cli", "poll", "--burst", "--url", f"{server.url}/events"],
         cwd=REPO,
         env={
             "PATH": "/usr/bin:/bin",

@@ -14,8 +14,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from handlers.cli import main
-from handlers.standin import StandinServer
+from runhook.cli import main
+from runhook.standin import StandinServer
 from tests.plugins.gunicorn import REPO, free_port, wait_until
 from tests.scenarios.test_responses_webhooks import TOOL, lines
 
@@ -61,7 +61,7 @@ def serve(tmp_path: Path, standin: StandinServer) -> Iterator[Callable[..., str]
         log = (tmp_path / f"serve-{len(procs)}.log").open("wb")
         logs.append(log)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "handlers.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "runhook.cli", "serve", "--bind", f"127.0.0.1:{port}"],
             cwd=REPO,
             env=full,
             stdout=log,

@@ -11,7 +11,7 @@ import openai
 import pytest
 from openai import AssistantEventHandler, OpenAI
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 from tests.plugins.standin import FN_TOOL
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import httpx2
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 
 
 def _cpu_s() -> float:

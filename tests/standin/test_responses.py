@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 
 Validate = Callable[[str, Any], list[str]]
 TOOL: dict[str, Any] = {

@@ -14,7 +14,7 @@ from flask import Flask, request
 from openai import OpenAI
 from werkzeug.serving import make_server
 
-from handlers.standin import StandinServer
+from runhook.standin import StandinServer
 
 TOOL: dict[str, Any] = {
     "type": "function",

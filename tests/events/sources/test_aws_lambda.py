@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import ConfigError
-from events.signing import sign_headers
-from events.sources.aws_lambda import handler
-from events.store.redis import RedisStore
-from events.testing import make_event
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import ConfigError
+from runhook.events.signing import sign_headers
+from runhook.events.sources.aws_lambda import handler
+from runhook.events.store.redis import RedisStore
+from runhook.events.testing import make_event
 from tests.plugins.events import Recorder
 from tests.plugins.redis import RedisServer
 

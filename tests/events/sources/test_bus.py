@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from events.config import Settings
-from events.envelope import Event
-from events.errors import StoreError
-from events.signing import sign_headers
-from events.sources.bus import RedisStreamSource, accept_message, stream_fields, unwrap_sns
-from events.store.redis import RedisStore
-from events.testing import make_event
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import StoreError
+from runhook.events.signing import sign_headers
+from runhook.events.sources.bus import RedisStreamSource, accept_message, stream_fields, unwrap_sns
+from runhook.events.store.redis import RedisStore
+from runhook.events.testing import make_event
 from tests.plugins.events import Recorder
 from tests.plugins.gunicorn import wait_until
 from tests.plugins.redis import RedisServer

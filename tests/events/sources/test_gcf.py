@@ -12,11 +12,11 @@ from typing import Any
 import flask
 import pytest
 
-from events.envelope import Event
-from events.signing import sign_headers
-from events.sources.gcf import RetryDelivery, cloud_event_handler, http_handler
-from events.testing import make_event
-from handlers.app import App
+from runhook.app import App
+from runhook.events.envelope import Event
+from runhook.events.signing import sign_headers
+from runhook.events.sources.gcf import RetryDelivery, cloud_event_handler, http_handler
+from runhook.events.testing import make_event
 from tests.plugins.events import Recorder
 
 Build = Callable[..., tuple[App, Recorder]]

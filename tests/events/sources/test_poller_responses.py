@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from events import keys
-from events.envelope import Event
-from events.sources import Ack
-from events.sources.poller import Poller
-from events.sources.relay import PipelineRelay
-from events.sources.watch_api import watch_blueprint
-from events.sources.webhook import create_app
-from events.store.records import Status
-from handlers.lifecycle import RunOutcome
+from runhook.events import keys
+from runhook.events.envelope import Event
+from runhook.events.sources import Ack
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import PipelineRelay
+from runhook.events.sources.watch_api import watch_blueprint
+from runhook.events.sources.webhook import create_app
+from runhook.events.store.records import Status
+from runhook.lifecycle import RunOutcome
 from tests.handlers.test_requires_action import lookup_tools
 from tests.plugins.handlers import Rig
 

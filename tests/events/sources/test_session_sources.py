@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import httpx2
 
-from events.sources.poller import Poller
-from events.sources.relay import PipelineRelay
-from events.sources.session_stream import SessionRelay, create_and_relay, start_turn
-from handlers.lifecycle import RunOutcome
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import PipelineRelay
+from runhook.events.sources.session_stream import SessionRelay, create_and_relay, start_turn
+from runhook.lifecycle import RunOutcome
 from tests.handlers.test_requires_action import lookup_tools
 from tests.handlers.test_sessions_backend import TWO_CALLS, settle, start, stats
 from tests.plugins.handlers import Rig

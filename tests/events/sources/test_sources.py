@@ -11,20 +11,20 @@ import httpx2
 import pytest
 from werkzeug.serving import make_server
 
-from events import keys
-from events.config import Settings
-from events.envelope import Event
-from events.errors import StoreError
-from events.sources import Ack
-from events.sources.poller import Poller
-from events.sources.relay import HttpRelay, PipelineRelay
-from events.sources.stream import stream_run
-from events.sources.webhook import create_app
-from events.store import open_store
-from events.store.memory import MemoryStore
-from handlers.app import App
-from handlers.lifecycle import RunOutcome
-from handlers.standin import StandinServer
+from runhook.app import App
+from runhook.events import keys
+from runhook.events.config import Settings
+from runhook.events.envelope import Event
+from runhook.events.errors import StoreError
+from runhook.events.sources import Ack
+from runhook.events.sources.poller import Poller
+from runhook.events.sources.relay import HttpRelay, PipelineRelay
+from runhook.events.sources.stream import stream_run
+from runhook.events.sources.webhook import create_app
+from runhook.events.store import open_store
+from runhook.events.store.memory import MemoryStore
+from runhook.lifecycle import RunOutcome
+from runhook.standin import StandinServer
 from tests.plugins.redis import RedisServer
 from tests.plugins.stores import FakeClock
 

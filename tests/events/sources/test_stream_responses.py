@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from events.envelope import Event
-from events.sources.relay import PipelineRelay
-from events.sources.stream_responses import resume_response, stream_response
-from handlers.lifecycle import RunOutcome
+from runhook.events.envelope import Event
+from runhook.events.sources.relay import PipelineRelay
+from runhook.events.sources.stream_responses import resume_response, stream_response
+from runhook.lifecycle import RunOutcome
 from tests.handlers.test_requires_action import lookup_tools
 from tests.plugins.handlers import Rig
 

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from events import keys
-from events.sources.poller import LEASE_S, watch
-from events.sources.watch_api import watch_blueprint
-from events.sources.webhook import create_app
-from events.store import open_store
-from events.store.base import Store
-from events.store.memory import MemoryStore
-from handlers.app import App
+from runhook.app import App
+from runhook.events import keys
+from runhook.events.sources.poller import LEASE_S, watch
+from runhook.events.sources.watch_api import watch_blueprint
+from runhook.events.sources.webhook import create_app
+from runhook.events.store import open_store
+from runhook.events.store.base import Store
+from runhook.events.store.memory import MemoryStore
 from tests.plugins.events import Recorder
 from tests.plugins.redis import RedisServer
 

@@ -7,11 +7,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from events.signing import sign_headers
-from events.sources.webhook import create_app
-from events.testing import make_event, post_event
-from events.worker import Worker
-from handlers.app import App
+from runhook.app import App
+from runhook.events.signing import sign_headers
+from runhook.events.sources.webhook import create_app
+from runhook.events.testing import make_event, post_event
+from runhook.events.worker import Worker
 from tests.plugins.events import Recorder
 
 Build = Callable[..., tuple[App, Recorder]]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from events.config import Settings
-from handlers.app import App
+from runhook.app import App
+from runhook.events.config import Settings
 
 
 def make() -> App:

@@ -12,9 +12,9 @@ import os
 import time
 from pathlib import Path
 
-from events.envelope import Event
-from handlers.app import App
-from handlers.context import Context
+from runhook.app import App
+from runhook.context import Context
+from runhook.events.envelope import Event
 
 app = App(include_defaults=False)
 

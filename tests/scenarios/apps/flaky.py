@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from handlers.app import App
+from runhook.app import App
 
 app = App(include_defaults=False)
 

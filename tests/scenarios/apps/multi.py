@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from handlers.app import App
+from runhook.app import App
 
 app = App()
 

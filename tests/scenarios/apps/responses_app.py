@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from events.config import Settings
-from handlers.app import App
-from handlers.lifecycle import RunOutcome
+from runhook.app import App
+from runhook.events.config import Settings
+from runhook.lifecycle import RunOutcome
 
 app = App()
 settings: Settings = app.settings

@@ -1,7 +1,7 @@
 """The Assistants run state machine's transitions: start, think, ask for tools, complete,
 expire, cancel; each appends ``(event_name, object)`` to the run's event log.
 
-``World`` (``handlers.standin.state``) decides when a transition is due (``advance``) and
+``World`` (``runhook.standin.state``) decides when a transition is due (``advance``) and
 takes the lock; these methods only apply one transition at time ``at``.
 """
 
@@ -11,9 +11,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.standin.config import StandinConfig
-from handlers.standin.model import Plan, final_text
-from handlers.standin.objects import new_id
+from runhook.standin.config import StandinConfig
+from runhook.standin.model import Plan, final_text
+from runhook.standin.objects import new_id
 
 
 @dataclass

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from handlers.standin.app import create_app
-from handlers.standin.state import StandinConfig, World
+from runhook.standin.app import create_app
+from runhook.standin.state import StandinConfig, World
 
 if TYPE_CHECKING:
     from openai import OpenAI

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from handlers.standin.state import ApiError
+from runhook.standin.state import ApiError
 
 Check = Callable[[Any], bool]
 

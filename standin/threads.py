@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from handlers.standin.state import ApiError, World, content_blocks, new_id
-from handlers.standin.wire import body, page
+from runhook.standin.state import ApiError, World, content_blocks, new_id
+from runhook.standin.wire import body, page
 
 THREAD_KEYS = {"messages", "metadata", "tool_resources"}
 MESSAGE_KEYS = {"role", "content", "attachments", "metadata"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from handlers.standin.state import new_id
+from runhook.standin.state import new_id
 
 USAGE = {
     "input_tokens": 10,

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from handlers.standin.state import ApiError, World, new_id
-from handlers.standin.wire import body, missing, page
+from runhook.standin.state import ApiError, World, new_id
+from runhook.standin.wire import body, missing, page
 
 ASSISTANT_KEYS = {
     "model",

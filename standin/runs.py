@@ -4,7 +4,7 @@
 
 A create or a submit with ``stream: true`` answers with the run's events up to its next wait
 or end (``World.follow``); ``submit_tool_outputs`` checks each output's length and their total
-as the real service does. The state machine itself is ``handlers.standin.state.World``.
+as the real service does. The state machine itself is ``runhook.standin.state.World``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from handlers.standin.assistants import find_assistant
-from handlers.standin.state import ApiError, RunState, World
-from handlers.standin.threads import add_message, find_thread, new_thread
-from handlers.standin.wire import body, missing, page, sse
+from runhook.standin.assistants import find_assistant
+from runhook.standin.state import ApiError, RunState, World
+from runhook.standin.threads import add_message, find_thread, new_thread
+from runhook.standin.wire import body, missing, page, sse
 
 RUN_KEYS = {
     "assistant_id",

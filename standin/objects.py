@@ -1,11 +1,13 @@
-"""What every stand-in resource shares: ids with real prefixes, the OpenAI-style error answer,
-the terminal statuses and message content as the API returns it."""
+"""What every stand-in resource shares: ids with real prefixes, the OpenAI-style error answer
+(``runhook.standin.errors``), the terminal statuses and message content as the API returns it."""
 
 from __future__ import annotations
 
 import secrets
 import string
 from typing import Any
+
+from runhook.standin.errors import ApiError as ApiError
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 _ALNUM = string.ascii_letters + string.digits
@@ -14,16 +16,6 @@ _ALNUM = string.ascii_letters + string.digits
 def new_id(prefix: str) -> str:
     """An id with a real prefix and 24 alphanumerics."""
     return prefix + "".join(secrets.choice(_ALNUM) for _ in range(24))
-
-
-class ApiError(Exception):
-    """An OpenAI-style error answer."""
-
-    def __init__(
-        self, status: int, message: str, *, param: str | None = None, code: str | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code = status, message, param, code
 
 
 def content_text(content: Any) -> str:

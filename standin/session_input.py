@@ -2,7 +2,7 @@
 
 A batch is checked whole, then applied (all or nothing): messages start a turn, ``cancel``
 ends the active one, and each ``tool_result`` answers one pending call (the choices for
-repeats, unknown calls and idempotency keys are listed in ``handlers.standin.session_state``).
+repeats, unknown calls and idempotency keys are listed in ``runhook.standin.session_state``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import hashlib
 import json
 from typing import Any
 
-from handlers.standin.session_state import (
+from runhook.standin.session_state import (
     Sessions,
     SessionState,
     input_messages,
     text_of,
 )
-from handlers.standin.state import ApiError, new_id
+from runhook.standin.state import ApiError, new_id
 
 
 def _digest(value: Any) -> str:

@@ -18,7 +18,7 @@ output found for function call <call_id>.``; an output for a call nobody made ge
 call found for function call output with call_id <call_id>.``.
 
 When a background response ends, a thin ``response.<status>`` event is published through
-``handlers.standin.webhooks``: to ``StandinConfig.webhook_url`` and to every endpoint
+``runhook.standin.webhooks``: to ``StandinConfig.webhook_url`` and to every endpoint
 registered for that type, signed per Standard Webhooks, retried on non-2xx.
 """
 
@@ -33,9 +33,9 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from handlers.standin.conversations import Conversations, register_conversations
-from handlers.standin.model import Plan, final_text, plan
-from handlers.standin.responses_objects import (
+from runhook.standin.conversations import Conversations, register_conversations
+from runhook.standin.model import Plan, final_text, plan
+from runhook.standin.responses_objects import (
     finish,
     function_call_item,
     message_item,
@@ -43,11 +43,11 @@ from handlers.standin.responses_objects import (
     response_object,
     with_logprobs,
 )
-from handlers.standin.responses_params import check_create, conversation_id
-from handlers.standin.responses_stream import EventLog, frames
-from handlers.standin.state import TERMINAL, ApiError, World, new_id
-from handlers.standin.webhooks import Webhooks
-from handlers.standin.wire import sse
+from runhook.standin.responses_params import check_create, conversation_id
+from runhook.standin.responses_stream import EventLog, frames
+from runhook.standin.state import TERMINAL, ApiError, World, new_id
+from runhook.standin.webhooks import Webhooks
+from runhook.standin.wire import sse
 
 
 @dataclass

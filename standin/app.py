@@ -8,24 +8,24 @@
   conversations), ``sessions`` (Agents sessions);
 - ``control``: ``/_standin/stats``, ``/_standin/reset``, ``/_standin/runs/{id}/events``.
 
-What every route speaks (error envelope, bodies, pages, SSE) is ``handlers.standin.wire``.
+What every route speaks (error envelope, bodies, pages, SSE) is ``runhook.standin.wire``.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from handlers.standin.assistants import register_assistants
-from handlers.standin.control import register_control
-from handlers.standin.gate import register_errors, register_gate
-from handlers.standin.responses import register_responses
-from handlers.standin.runs import register_runs
-from handlers.standin.sessions import register_sessions
-from handlers.standin.state import World
-from handlers.standin.threads import register_threads
-from handlers.standin.webhooks import register_webhooks
-from handlers.standin.wire import query_int as query_int
-from handlers.standin.wire import sse as sse
+from runhook.standin.assistants import register_assistants
+from runhook.standin.control import register_control
+from runhook.standin.gate import register_errors, register_gate
+from runhook.standin.responses import register_responses
+from runhook.standin.runs import register_runs
+from runhook.standin.sessions import register_sessions
+from runhook.standin.state import World
+from runhook.standin.threads import register_threads
+from runhook.standin.webhooks import register_webhooks
+from runhook.standin.wire import query_int as query_int
+from runhook.standin.wire import sse as sse
 
 
 def create_app(world: World) -> Flask:

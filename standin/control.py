@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from handlers.standin.state import TERMINAL, ApiError, World
+from runhook.standin.state import TERMINAL, ApiError, World
 
 
 def register_control(app: Flask, world: World) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from handlers.standin.state import ApiError
+from runhook.standin.state import ApiError
 
 
 def error_response(exc: ApiError) -> Response:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from handlers.standin.state import ApiError, World, new_id
+from runhook.standin.state import ApiError, World, new_id
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Every route requires ``OpenAI-Beta: agents=v1`` (else 400 ``invalid_beta``, worded like the
 Assistants one). Objects carry every field SDK 3.57 declares, with explicit ``null``s; the
-state machine, event stream and tool-result rules live in ``handlers.standin.session_state``.
+state machine, event stream and tool-result rules live in ``runhook.standin.session_state``.
 ``POST …/events`` answers 202 with an empty body once the input is applied.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from handlers.standin.session_state import Sessions, input_messages
-from handlers.standin.state import ApiError, World, new_id
-from handlers.standin.webhooks import Webhooks
+from runhook.standin.session_state import Sessions, input_messages
+from runhook.standin.state import ApiError, World, new_id
+from runhook.standin.webhooks import Webhooks
 
 BETA_MESSAGE = (
     "You must provide the 'OpenAI-Beta' header to access the Agents API. Please try again by "

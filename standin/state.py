@@ -5,8 +5,8 @@ Runs advance in time (model latency, ``sleep`` directives, expiry) both when som
 due time), so streams see events as they happen and expiry happens while nobody watches.
 Every transition appends ``(event_name, object)`` to the run's event log; a stream is a reader
 of that log from its segment's start to the next ``requires_action`` or terminal event.
-The transitions themselves are ``handlers.standin.run_steps``; ids, ``ApiError`` and
-message content are ``handlers.standin.objects``, the knobs ``handlers.standin.config`` (all
+The transitions themselves are ``runhook.standin.run_steps``; ids, ``ApiError`` and
+message content are ``runhook.standin.objects``, the knobs ``runhook.standin.config`` (all
 re-exported here).
 
 Policy for what the real service leaves uncertain: cancelling a run in ``requires_action`` is
@@ -22,15 +22,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from handlers.standin.config import StandinConfig as StandinConfig
-from handlers.standin.model import plan
-from handlers.standin.objects import TERMINAL as TERMINAL
-from handlers.standin.objects import ApiError as ApiError
-from handlers.standin.objects import content_blocks as content_blocks
-from handlers.standin.objects import content_text
-from handlers.standin.objects import new_id as new_id
-from handlers.standin.run_steps import RunState as RunState
-from handlers.standin.run_steps import RunSteps
+from runhook.standin.config import StandinConfig as StandinConfig
+from runhook.standin.model import plan
+from runhook.standin.objects import TERMINAL as TERMINAL
+from runhook.standin.objects import ApiError as ApiError
+from runhook.standin.objects import content_blocks as content_blocks
+from runhook.standin.objects import content_text
+from runhook.standin.objects import new_id as new_id
+from runhook.standin.run_steps import RunState as RunState
+from runhook.standin.run_steps import RunSteps
 
 
 class World(RunSteps):

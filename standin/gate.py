@@ -15,8 +15,8 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from handlers.standin.state import ApiError, World
-from handlers.standin.wire import error_response
+from runhook.standin.state import ApiError, World
+from runhook.standin.wire import error_response
 
 BETA_MESSAGE = (
     "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try again "

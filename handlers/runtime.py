@@ -17,14 +17,14 @@ from typing import Any
 
 from flask import Flask
 
-from events import logs
-from events.config import Settings, export_for_workers
-from events.errors import ConfigError
-from events.sources.admin import admin_blueprint
-from events.sources.watch_api import watch_blueprint
-from events.sources.webhook import create_app
-from events.worker import Worker
-from handlers.app import App, load_app
+from runhook.app import App, load_app
+from runhook.events import logs
+from runhook.events.config import Settings, export_for_workers
+from runhook.events.errors import ConfigError
+from runhook.events.sources.admin import admin_blueprint
+from runhook.events.sources.watch_api import watch_blueprint
+from runhook.events.sources.webhook import create_app
+from runhook.events.worker import Worker
 
 log = logging.getLogger("runhook.server")
 
@@ -187,7 +187,7 @@ def child_exit(server: Any, worker: Any) -> None:
     """gunicorn hook (in the master): clean up the metrics files of a worker that exited."""
     settings = Settings.from_env()
     if settings.metrics and settings.metrics_dir:
-        from events.observability.metrics import mark_process_dead
+        from runhook.events.observability.metrics import mark_process_dead
 
         mark_process_dead(worker.pid, settings.metrics_dir)
 

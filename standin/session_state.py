@@ -1,9 +1,9 @@
 """The stand-in's Agents API sessions: the turn state machine and the event log (input batches
-are applied in ``handlers.standin.session_input``).
+are applied in ``runhook.standin.session_input``).
 
 A session with ``environment: {"type": "none"}`` starts its first turn from its creation
 ``input``; later turns start from ``agent.session.input.message`` events. A turn is driven by
-the scripted model (``handlers.standin.model``): ``call`` lines become ``function_call`` items
+the scripted model (``runhook.standin.model``): ``call`` lines become ``function_call`` items
 and ``required_actions`` entries, all of one round in one wait; once every call has a
 ``tool_result`` the turn resumes, and the final assistant message quotes each result
 (``<tool>: <output>``, or the ``error`` of a failed call). Every change appends an event to the
@@ -34,9 +34,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.standin.model import Plan, final_text, plan
-from handlers.standin.state import ApiError, World, new_id
-from handlers.standin.webhooks import Webhooks
+from runhook.standin.model import Plan, final_text, plan
+from runhook.standin.state import ApiError, World, new_id
+from runhook.standin.webhooks import Webhooks
 
 KEEPALIVE_S = 2.0
 """Seconds between ``: keepalive`` comments on an idle stream (the real bound is 15 s; a short
@@ -354,8 +354,8 @@ class Sessions:
     # -- input --------------------------------------------------------------------------------
 
     def submit(self, sid: str, events: list[dict[str, Any]], key: str | None) -> None:
-        """Apply one ``POST …/events`` batch (see ``handlers.standin.session_input``)."""
-        from handlers.standin.session_input import submit
+        """Apply one ``POST …/events`` batch (see ``runhook.standin.session_input``)."""
+        from runhook.standin.session_input import submit
 
         submit(self, sid, events, key)
 

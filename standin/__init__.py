@@ -5,7 +5,7 @@ For the demo, the tests and the benchmarks; nothing in runhook's production path
 
 from __future__ import annotations
 
-from handlers.standin.server import StandinServer
-from handlers.standin.state import StandinConfig
+from runhook.standin.server import StandinServer
+from runhook.standin.state import StandinConfig
 
 __all__ = ["StandinConfig", "StandinServer"]

@@ -33,9 +33,9 @@ from typing import Any
 import httpx2
 from flask import Flask, jsonify, request
 
-from events.signing import sign_headers
-from handlers.standin.state import ApiError, World, new_id
-from handlers.standin.wire import query_int
+from runhook.events.signing import sign_headers
+from runhook.standin.state import ApiError, World, new_id
+from runhook.standin.wire import query_int
 
 USER_AGENT = "OpenAI/1.0 (+https://platform.openai.com/docs/webhooks)"
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
