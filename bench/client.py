@@ -44,6 +44,7 @@ from runhook.events.sources.poller import watch
 from runhook.events.sources.relay import HttpRelay, PipelineRelay
 from runhook.events.sources.stream import stream_run
 from runhook.events.store.memory import MemoryStore
+from runhook.runtime import relay_continuations
 
 TEXT = 'call instant {"n": 1}'
 
@@ -124,6 +125,7 @@ def main() -> None:
                 store=MemoryStore(),
                 openai=client,
             )
+            relay_continuations(app)
             app.tool(apps.instant)
             app.tool(apps.nap)
             relay = Counting(PipelineRelay(app.pipeline(), SECRET))

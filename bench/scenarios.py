@@ -30,6 +30,7 @@ from runhook.events.sources.relay import PipelineRelay
 from runhook.events.sources.stream import stream_run
 from runhook.events.store.memory import MemoryStore
 from runhook.events.testing import signed_delivery
+from runhook.runtime import relay_continuations
 from runhook.standin import StandinConfig, StandinServer
 
 TEXT = 'call instant {"n": 1}'
@@ -44,7 +45,7 @@ def bench_app(client: OpenAI, **settings: Any) -> App:
     }
     values.update(settings)
     app = App(settings=Settings(**values), store=MemoryStore(), openai=client)
-
+    relay_continuations(app)
     app.tool(apps.instant)
     app.tool(apps.nap)
     return app

@@ -33,16 +33,24 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from runhook.context import Context
+from runhook.backends import make_backend
+from runhook.backends.observed import ObservedBackend
+from runhook.backends.tracing import traced_http_client
+from runhook.context import Context, OutcomeHook
 from runhook.events.config import Settings
 from runhook.events.envelope import Event
-from runhook.events.errors import ConfigError
+from runhook.events.errors import ConfigError, StoreError
 from runhook.events.observability import NULL_OBSERVER, Observer, build_observer, wanted
 from runhook.events.pipeline import Pipeline
 from runhook.events.routing import Router
 from runhook.events.store import open_store
 from runhook.events.store.base import Store
+from runhook.events.watchlist import watch_follow_up
+from runhook.lifecycle import router as lifecycle_router
+from runhook.requires_action import router as requires_action_router
+from runhook.tools.fetch_url import register_fetch_url
 from runhook.tools.registry import ToolRegistry
+from runhook.tracing import traced_handler
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -93,13 +101,12 @@ class App(Router):
         self._backends: dict[str, Backend] = dict(backends or {})
         self._pipeline: Pipeline | None = None
         self._observer = observer
-        self.outcome_hooks: list[Callable[[Any, Context], Any]] = []
+        self.outcome_hooks: list[OutcomeHook] = []
+        self._continuations: dict[str, Any] = {}
         self._lock = threading.RLock()
         if include_defaults:
-            from runhook import lifecycle, requires_action
-
-            self.include(requires_action.router)
-            self.include(lifecycle.router)
+            self.include(requires_action_router)
+            self.include(lifecycle_router)
 
     # -- registration -------------------------------------------------------------------------
 
@@ -183,8 +190,6 @@ class App(Router):
         tracer = self.observer.tracer
         if not tracer.enabled:
             return handlers
-        from runhook.tracing import traced_handler
-
         return [traced_handler(handler, tracer) for handler in handlers]
 
     @property
@@ -201,8 +206,6 @@ class App(Router):
                     )
                 options: dict[str, Any] = {}
                 if self.settings.tracing:
-                    from runhook.backends.tracing import traced_http_client
-
                     options["http_client"] = traced_http_client(self.observer.tracer)
                 self._openai = OpenAI(
                     api_key=self.settings.openai_api_key,
@@ -217,69 +220,66 @@ class App(Router):
         """The backend serving ``api`` (``assistants``, ``responses`` or ``sessions``)."""
         with self._lock:
             if api not in self._backends:
-                from runhook.backends import make_backend
-
-                continuation = (
-                    self._responses_continuation() if api == "responses" else self._continuation()
-                )
                 self._backends[api] = make_backend(
                     api,
                     self.openai,
                     self.settings,
-                    continuation=continuation,
+                    continuation=self._continuations.get(api),
                     on_follow_up=self._watch_follow_up,
                 )
             return self._backends[api]
 
-    def _continuation(self) -> Any:
-        """With ``stream_continuation``, submit through a stream relayed into this app."""
-        if not self.settings.stream_continuation or not self.settings.webhook_secrets:
-            return None
-        from runhook.events.sources.relay import PipelineRelay
-        from runhook.events.sources.stream import submit_and_relay
+    def continue_streams(self, continuations: Mapping[str, Any]) -> None:
+        """Submit through these stream continuations (``{"assistants": …, "responses": …}``).
 
-        relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
+        The composition root calls this when ``RUNHOOK_STREAM_CONTINUATION`` is on
+        (``runhook.runtime.relay_continuations``): the App holds what handlers need, and whoever
+        wires the sources builds the relay the continuations feed.
 
-        def continuation(client: Any, pending: Any, tool_outputs: list[dict[str, str]]) -> None:
-            submit_and_relay(
-                client,
-                relay,
-                thread_id=pending.ref.thread_id,
-                run_id=pending.ref.id,
-                tool_outputs=tool_outputs,
-            )
-
-        return continuation
+        Raises:
+            ConfigError: a backend was already built without them.
+        """
+        with self._lock:
+            built = sorted(set(self._backends) & set(continuations))
+            if built:
+                raise ConfigError(
+                    f"the {', '.join(built)} backend is already in use; set stream "
+                    "continuations before the first event"
+                )
+            self._continuations.update(continuations)
 
     def _watch_follow_up(self, previous_id: str, follow_up_id: str) -> None:
         """A watched response's follow-up is watched too, so the poller follows the chain."""
-        from runhook.events.errors import StoreError
-        from runhook.events.sources.poller_responses import watch_follow_up
-
         try:
             watch_follow_up(self.store, previous_id, follow_up_id)
         except StoreError:
             # the follow-up exists: failing here would retry the submit and fork the chain
             log.warning("follow-up %s not put on the watch list", follow_up_id, exc_info=True)
 
-    def _responses_continuation(self) -> Any:
-        """With ``stream_continuation``, create Responses follow-ups as streams relayed here."""
-        if not self.settings.stream_continuation or not self.settings.webhook_secrets:
-            return None
-        from runhook.events.sources.relay import PipelineRelay
-        from runhook.events.sources.stream_responses import stream_response
-
-        relay = PipelineRelay(self.pipeline(), self.settings.webhook_secrets[0], source="stream")
-
-        def continuation(client: Any, create: dict[str, Any]) -> str:
-            return stream_response(client, relay, **create)
-
-        return continuation
-
     def context(self, event: Event) -> Context:
-        """Build the handler context for one event."""
-        adapter = EventLog(log, {"event_id": event.id, "event_type": event.type})
-        return Context(app=self, event=event, log=adapter)
+        """Build the handler context for one event: this App's collaborators, each handed
+        over on its own (backends observed when observability is on)."""
+        observer = self.observer
+        backend_for = self.backend
+        if observer.enabled:
+            scope = observer.run(event)
+
+            def backend_for(api: str) -> Backend:
+                return ObservedBackend(self.backend(api), scope)
+
+        return Context(
+            event=event,
+            log=EventLog(log, {"event_id": event.id, "event_type": event.type}),
+            settings=self.settings,
+            store=self.store,
+            tools=self.tools,
+            backend_for=backend_for,
+            openai_client=lambda: self.openai,
+            observability=observer,
+            clock=self.clock,
+            executor=self.executor,
+            outcome_hooks=tuple(self.outcome_hooks),
+        )
 
     def pipeline(self) -> Pipeline:
         """The pipeline that feeds this app (one per App)."""
@@ -334,8 +334,6 @@ def load_app(path: str | None, *, overrides: Mapping[str, Any] | None = None) ->
     """
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if not path:
-        from runhook.tools.fetch_url import register_fetch_url
-
         app = App(settings=Settings.from_env(**changes))
         register_fetch_url(app)
         return app
@@ -351,7 +349,7 @@ def load_app(path: str | None, *, overrides: Mapping[str, Any] | None = None) ->
         obj = obj()
     if not isinstance(obj, App):
         raise ConfigError(
-            f"RUNHOOK_APP={path!r}: {attr!r} is {type(obj).__name__}, not a handlers.App"
+            f"RUNHOOK_APP={path!r}: {attr!r} is {type(obj).__name__}, not a runhook.App"
         )
     obj.configure(**changes)
     return obj

@@ -32,6 +32,8 @@ from typing import Any
 
 from openai.types.beta.threads import TextContentBlock
 
+from runhook.backends.responses import function_calls, root_id
+from runhook.backends.sessions import ended_turns, turn_text
 from runhook.context import Context
 from runhook.events.envelope import Event
 from runhook.events.errors import RetryLater
@@ -86,8 +88,6 @@ def run_ended(event: Event, ctx: Context) -> None:
 @router.on("response.completed", "response.failed", "response.cancelled", "response.incomplete")
 def response_ended(event: Event, ctx: Context) -> None:
     """Record the end of a chain of responses (completed without function calls)."""
-    from runhook.backends.responses import function_calls, root_id
-
     response: Any = event.model() if not event.is_thin else None
     if response is None or not hasattr(response, "output"):
         response = ctx.openai.responses.retrieve(event.object_id)
@@ -122,7 +122,7 @@ def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunO
         ctx.log.info(
             "run ended: %s", shown(outcome.status), extra={"run_id": shown(outcome.run_id, 256)}
         )
-        hooks = ctx.app.outcome_hooks
+        hooks = ctx.outcome_hooks
         for i in range(done, len(hooks)):
             try:
                 hooks[i](outcome, ctx)
@@ -138,8 +138,6 @@ def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunO
 def session_turn_ended(event: Event, ctx: Context) -> None:
     """Record each ended turn of an Agents API session once (the turn is the run, the session
     its thread); a failed session also records its failure when no turn carries it."""
-    from runhook.backends.sessions import ended_turns, turn_text
-
     session_id = event.object_id
     turns = ended_turns(ctx.openai, session_id)
     for turn in turns:

@@ -104,7 +104,7 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
         raise RetryLater(
             f"another worker is answering {pending.ref.id}", after_s=retry_in, deadline=deadline
         )
-    ctx.app.observer.claimed(lease.claim, "wait")
+    ctx.observability.claimed(lease.claim, "wait")
     with lease:
         return _answer(pending, lease, ctx, deadline, ids)
 
@@ -134,7 +134,7 @@ def _answer(
             deadline=deadline,
             timeout_s=settings.tool_timeout_s,
             concurrency=settings.tool_concurrency,
-            executor=ctx.app.executor,
+            executor=ctx.executor,
             clock=ctx.clock,
             observer=ctx.observer,
         )

@@ -1,6 +1,10 @@
-"""The composition root of one server process: settings → App → pipeline → Worker → Flask.
+"""The composition root: settings → App → pipeline → Worker → Flask, for every kind of process.
 
-Used both by ``gunicorn -c deploy/gunicorn.conf.py deploy.wsgi:app`` and by ``runhook serve``.
+``build`` makes a server process's WSGI app (``runhook serve``, and ``gunicorn -c
+deploy/gunicorn.conf.py deploy.wsgi:app``), ``lambda_app`` a serverless process's or bus
+consumer's App, ``serve`` runs gunicorn in this process, and ``relay_continuations`` wires the
+stream continuations into an App's own pipeline. The CLI and deploy/'s entry files import this
+module; nothing of the pipeline or the handlers imports it.
 Everything is built inside the gunicorn worker process (after the fork), so no store connection
 or thread crosses a fork. On shutdown gunicorn stops accepting and finishes open requests;
 then ``worker_exit`` stops the handler pool, waiting for in-flight handlers up to the graceful
@@ -21,7 +25,10 @@ from runhook.app import App, load_app
 from runhook.events import logs
 from runhook.events.config import Settings, export_for_workers
 from runhook.events.errors import ConfigError
+from runhook.events.observability.metrics import mark_process_dead
 from runhook.events.sources.admin import admin_blueprint
+from runhook.events.sources.relay import PipelineRelay
+from runhook.events.sources.stream import continuations
 from runhook.events.sources.watch_api import watch_blueprint
 from runhook.events.sources.webhook import create_app
 from runhook.events.worker import Worker
@@ -63,6 +70,7 @@ def build(overrides: Mapping[str, Any] | None = None, *, app: App | None = None)
     settings = app.settings
     logs.configure(settings.log_level, settings.log_format)
     check(settings)
+    relay_continuations(app)
     app.start()
     observer = app.observer  # a missing extra fails here, at boot, naming the extra
     if observer.tracer.enabled:
@@ -86,11 +94,23 @@ def lambda_app(overrides: Mapping[str, Any] | None = None) -> App:
     app = load_app(Settings.from_env(**changes).app_path, overrides=changes)
     logs.configure(app.settings.log_level, app.settings.log_format)
     check(app.settings)
+    relay_continuations(app)
     app.start()
     tracer = app.observer.tracer  # a missing extra fails here, naming it
     if tracer.enabled:
         logs.configure(app.settings.log_level, app.settings.log_format, trace_ids=tracer.ids)
     warm_up(app)
+    return app
+
+
+def relay_continuations(app: App) -> App:
+    """With ``RUNHOOK_STREAM_CONTINUATION``, the App's submits continue as streams whose events
+    are relayed into its own pipeline (signed with its first webhook secret); otherwise the
+    App submits plainly. Returns the App."""
+    settings = app.settings
+    if settings.stream_continuation and settings.webhook_secrets:
+        relay = PipelineRelay(app.pipeline(), settings.webhook_secrets[0], source="stream")
+        app.continue_streams(continuations(relay))
     return app
 
 
@@ -187,8 +207,6 @@ def child_exit(server: Any, worker: Any) -> None:
     """gunicorn hook (in the master): clean up the metrics files of a worker that exited."""
     settings = Settings.from_env()
     if settings.metrics and settings.metrics_dir:
-        from runhook.events.observability.metrics import mark_process_dead
-
         mark_process_dead(worker.pid, settings.metrics_dir)
 
 

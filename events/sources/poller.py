@@ -38,20 +38,12 @@ from runhook.events.sources.relay import Relay
 from runhook.events.store.base import Store
 from runhook.events.store.lease import Lease
 from runhook.events.store.records import Status
+from runhook.events.watchlist import watch as watch
 
 log = logging.getLogger("runhook.poller")
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 LEASE_S = 30.0
-
-
-def watch(store: Store, run_id: str, thread_id: str) -> bool:
-    """Put a run on the watch list; False when it is already watched."""
-    entry = {"run_id": run_id, "thread_id": thread_id, "last_status": None, "interval": None}
-    result = store.enqueue(
-        keys.watch_key(run_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
-    )
-    return result.value == "new"
 
 
 class Poller:

@@ -24,6 +24,8 @@ from runhook.events.envelope import Event
 from runhook.events.store.base import Store
 from runhook.events.store.lease import Lease
 from runhook.events.store.records import Status
+from runhook.events.watchlist import watch_follow_up as watch_follow_up
+from runhook.events.watchlist import watch_response as watch_response
 
 if TYPE_CHECKING:
     from runhook.events.sources.poller import Poller
@@ -31,23 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("runhook.poller")
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete"})
-
-
-def watch_response(store: Store, response_id: str) -> bool:
-    """Put a background response on the watch list; False when it is already watched."""
-    entry = {"response_id": response_id, "last_status": None, "interval": None}
-    result = store.enqueue(
-        keys.watch_key(response_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
-    )
-    return result.value == "new"
-
-
-def watch_follow_up(store: Store, previous_id: str, follow_up_id: str) -> bool:
-    """Watch ``follow_up_id`` when ``previous_id`` is (or was) watched; True if it now is."""
-    if store.get(keys.watch_key(previous_id)) is None:
-        return False
-    watch_response(store, follow_up_id)
-    return True
 
 
 def _call_ids(response: Any) -> list[str]:

@@ -18,10 +18,9 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from runhook.events import keys
 from runhook.events.envelope import Event
-from runhook.events.store.base import Store
 from runhook.events.store.lease import Lease
+from runhook.events.watchlist import watch_session as watch_session
 
 if TYPE_CHECKING:
     from runhook.events.sources.poller import Poller
@@ -29,23 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("runhook.poller")
 
 WORKING = frozenset({"in_progress", "requires_action"})
-
-
-def watch_session(store: Store, session_id: str) -> bool:
-    """Put a session on the watch list; False when it is already watched."""
-    entry = {
-        "api": "sessions",
-        "run_id": session_id,
-        "thread_id": None,
-        "last_status": None,
-        "interval": None,
-        "worked": False,
-        "idle_polls": 0,
-    }
-    result = store.enqueue(
-        keys.watch_key(session_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
-    )
-    return result.value == "new"
 
 
 def poll_session(poller: Poller, lease: Lease, entry: dict[str, Any]) -> None:

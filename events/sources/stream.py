@@ -10,6 +10,10 @@ the outputs through ``submit_tool_outputs_stream`` and relays that continuation 
 so one run is one unbroken sequence of events; the Assistants backend uses it when stream
 continuation is on.
 
+``continuations(relay)`` gives both APIs' continuations in the form the backends take; the
+composition root hands them to the App when stream continuation is on
+(``runhook.runtime.relay_continuations``).
+
 The Responses API's stream relay (``stream_response``, ``resume_response``) lives in
 ``runhook.events.sources.stream_responses`` and is re-exported here.
 """
@@ -111,3 +115,23 @@ def submit_and_relay(
         event_handler=handler,
     ) as stream:
         stream.until_done()
+
+
+def continuations(relay: Relay) -> dict[str, Callable[..., Any]]:
+    """Submits that continue as streams relayed to ``relay``, by API: ``assistants`` submits
+    through ``submit_and_relay``, ``responses`` creates the follow-up with ``stream_response``
+    (both as the backends call them)."""
+
+    def assistants(client: OpenAI, pending: Any, tool_outputs: list[dict[str, str]]) -> None:
+        submit_and_relay(
+            client,
+            relay,
+            thread_id=pending.ref.thread_id,
+            run_id=pending.ref.id,
+            tool_outputs=tool_outputs,
+        )
+
+    def responses(client: OpenAI, create: dict[str, Any]) -> str:
+        return stream_response(client, relay, **create)
+
+    return {"assistants": assistants, "responses": responses}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from runhook.backends.assistants import AssistantsBackend
 from runhook.backends.base import Backend, PendingCalls, RunRef
+from runhook.backends.responses import ResponsesBackend
+from runhook.backends.sessions import SessionsBackend
 from runhook.calls import ToolCall, ToolOutput
 from runhook.errors import RunExpired, RunMovedOn, SubmitUnknown
 from runhook.events.config import Settings
@@ -42,18 +45,12 @@ def make_backend(
         ConfigError: an unknown API name.
     """
     if api == "assistants":
-        from runhook.backends.assistants import AssistantsBackend
-
         return AssistantsBackend(client, settings, continuation=continuation)
     if api == "responses":
-        from runhook.backends.responses import ResponsesBackend
-
         return ResponsesBackend(
             client, settings, continuation=continuation, on_follow_up=on_follow_up
         )
     if api == "sessions":
-        from runhook.backends.sessions import SessionsBackend
-
         return SessionsBackend(client, settings)
     raise ConfigError(
         f"unknown API {api!r}: runhook serves 'assistants', 'responses' and 'sessions'"

@@ -26,6 +26,7 @@ from runhook.events.sources.stream import stream_run
 from runhook.events.sources.stream_responses import stream_response
 from runhook.events.store import open_store
 from runhook.events.store.memory import MemoryStore
+from runhook.runtime import relay_continuations
 from runhook.standin import StandinConfig, StandinServer
 
 PAGE = b"""<!doctype html><html><head><title>runhook demo page</title></head><body>
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             _wait_ready(f"http://127.0.0.1:{port}/readyz", server, 20)
             print(f"  runhook server (gunicorn, 2 workers) http://127.0.0.1:{port}")
             print(f"  operator page (inbox, run timelines) http://127.0.0.1:{port}/admin/\n")
-        app = make_demo_app(settings)
+        app = relay_continuations(make_demo_app(settings))
         app.start()
         client = standin.client()
         message = f"What is on {page_url}? Summarise it in one line."

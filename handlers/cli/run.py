@@ -11,6 +11,7 @@ from runhook.events.config import Settings
 from runhook.events.sources.relay import HttpRelay, PipelineRelay, Relay
 from runhook.events.sources.stream import stream_run
 from runhook.events.sources.stream_responses import stream_response
+from runhook.runtime import relay_continuations
 
 
 def add_parser(subparsers: Any) -> None:
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             "webhook_secrets": (secret, *settings.webhook_secrets),
         },
     )
+    relay_continuations(app)
     app.start()
     client = app.openai
     relay: Relay = (

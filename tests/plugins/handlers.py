@@ -18,6 +18,7 @@ from runhook.events.sources import Ack
 from runhook.events.store.base import Store
 from runhook.events.store.memory import MemoryStore
 from runhook.events.testing import signed_delivery
+from runhook.runtime import relay_continuations
 from runhook.standin import StandinServer
 
 
@@ -101,6 +102,7 @@ def make_rig(standin_factory: Callable[..., StandinServer], secret: str) -> Call
         }
         values.update(settings)
         app = App(settings=Settings(**values), store=store or MemoryStore(), openai=client)
+        relay_continuations(app)  # as every server does: on with stream_continuation
         return Rig(app=app, server=server, client=client, secret=secret, calls=Calls())
 
     return build

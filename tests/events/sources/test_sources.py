@@ -24,6 +24,7 @@ from runhook.events.sources.webhook import create_app
 from runhook.events.store import open_store
 from runhook.events.store.memory import MemoryStore
 from runhook.lifecycle import RunOutcome
+from runhook.runtime import relay_continuations
 from runhook.standin import StandinServer
 from tests.plugins.redis import RedisServer
 from tests.plugins.stores import FakeClock
@@ -44,6 +45,7 @@ class Harness:
         }
         values.update(settings)
         self.app = App(settings=Settings(**values), store=MemoryStore(), openai=self.client)
+        relay_continuations(self.app)  # as every server does: on with stream_continuation
         self.secret = secret
         self.calls: list[str] = []
         self.outcomes: list[RunOutcome] = []
