@@ -25,7 +25,6 @@ from runhook.app import App, load_app
 from runhook.events import logs
 from runhook.events.config import Settings, export_for_workers
 from runhook.events.errors import ConfigError
-from runhook.events.observability.metrics import mark_process_dead
 from runhook.events.sources.admin import admin_blueprint
 from runhook.events.sources.relay import PipelineRelay
 from runhook.events.sources.stream import continuations
@@ -207,6 +206,9 @@ def child_exit(server: Any, worker: Any) -> None:
     """gunicorn hook (in the master): clean up the metrics files of a worker that exited."""
     settings = Settings.from_env()
     if settings.metrics and settings.metrics_dir:
+        # the metrics extra (prometheus_client) is imported only where metrics are on
+        from runhook.events.observability.metrics import mark_process_dead
+
         mark_process_dead(worker.pid, settings.metrics_dir)
 
 
