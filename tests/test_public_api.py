@@ -54,6 +54,20 @@ RUNHOOK_API = [
 ]
 
 
+STANDIN_API = ["StandinConfig", "StandinServer"]
+
+
+class TestStandinPackage:
+    def test_all_is_pinned(self) -> None:
+        """runhook.standin.__all__ is what users' tests may rely on (README, The OpenAI
+        stand-in)."""
+        import runhook.standin
+
+        assert runhook.standin.__all__ == STANDIN_API
+        for name in STANDIN_API:
+            assert getattr(runhook.standin, name) is not None
+
+
 class TestRunhookPackage:
     def test_all_is_pinned_sorted_and_importable(self) -> None:
         """runhook.__all__ lists exactly the promised names, sorted, all importable."""
