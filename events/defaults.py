@@ -117,7 +117,11 @@ REQUEST_TIMEOUT_S = 60.0
 """gunicorn worker timeout (a silent worker is restarted after this)."""
 
 STREAM_CONTINUATION = False
-"""Submit outputs through a stream and relay the continuation's events into the pipeline."""
+"""Submit outputs through a stream and relay the continuation's events into the pipeline.
+
+Wired by the composition root (``runhook.runtime.relay_continuations``: ``runhook serve``,
+gunicorn, Lambda and Cloud Functions, ``runhook run`` and ``demo``); an App built by hand calls
+it itself."""
 
 METRICS = False
 """Serve Prometheus metrics on ``GET /metrics`` (needs the ``runhook[metrics]`` extra)."""
