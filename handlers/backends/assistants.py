@@ -71,7 +71,8 @@ def pending_of(run: Any) -> PendingCalls:
 
 def _pending_of_payload(run: Mapping[str, Any]) -> PendingCalls:
     """``pending_of`` for a Run as JSON; ``raw`` is the mapping itself."""
-    status, thread = run.get("status"), run.get("thread_id")
+    thread = run.get("thread_id")
+    status = str(run.get("status")) if is_token(run.get("status")) else "invalid"
     calls: tuple[ToolCall, ...] = ()
     action = run.get("required_action")
     if status == "requires_action" and action is not None:
@@ -83,7 +84,7 @@ def _pending_of_payload(run: Mapping[str, Any]) -> PendingCalls:
         ref=RunRef(
             api="assistants", id=str(run["id"]), thread_id=None if thread is None else str(thread)
         ),
-        status=status if is_token(status) else "invalid",
+        status=status,
         calls=calls,
         expires_at=_unix(run.get("expires_at")),
         tools=list(run.get("tools") or []),
