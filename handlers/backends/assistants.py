@@ -121,6 +121,9 @@ class AssistantsBackend(Backend):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client.with_options(max_retries=0)
+        # The SDK imports its beta resources on first use (0.2-0.5 s of CPU): here, while the
+        # process warms up (``runtime.warm_up`` builds the backends), not at the first event.
+        self._runs = self.client.beta.threads.runs
         self.settings = settings
         self.continuation = continuation
         self.clock = clock
@@ -148,7 +151,7 @@ class AssistantsBackend(Backend):
             raise ValueError(f"run {ref.id}: a thread id is needed to retrieve it")
         thread_id = ref.thread_id
         run = with_retries(
-            lambda: self.client.beta.threads.runs.retrieve(
+            lambda: self._runs.retrieve(
                 ref.id, thread_id=thread_id, timeout=self._timeout(deadline)
             ),
             deadline=deadline,
