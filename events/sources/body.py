@@ -60,7 +60,11 @@ class Watchdog:
                     target=self._run, name="runhook-body-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][2] is watch:
+                # Only a new earliest deadline needs the thread awake now; otherwise it is
+                # already asleep until an earlier one and finds this one then. (Waking it on
+                # every request cost a thread switch per request.)
+                self._cond.notify()
         return watch
 
     def disarm(self, watch: Watch) -> None:

@@ -235,6 +235,7 @@ class Renewer:
         self._wake = threading.Condition()
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the sleeping thread wakes by itself
 
     def usable(self) -> bool:
         """False in a forked child, whose copy of the renewer has no thread."""
@@ -250,7 +251,10 @@ class Renewer:
                     target=self._loop, name="runhook-lease-renewer", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            if self._wake_at is None or lease._next_renewal < self._wake_at:
+                # Only a renewal due before the thread's own wake-up needs it now (waking it
+                # for every lease cost a thread switch per event).
+                self._wake.notify()
 
     def discard(self, lease: Lease) -> None:
         """Stop renewing ``lease`` (no-op when it is not renewed here)."""
@@ -266,6 +270,7 @@ class Renewer:
         while True:
             with self._wake:
                 if not self._leases:
+                    self._wake_at = None
                     self._wake.wait(5.0)
                     if not self._leases:
                         self._thread = None  # idle: add() starts a new one when needed
@@ -274,9 +279,11 @@ class Renewer:
                 now = time.monotonic()
                 due = [lease for lease in self._leases if lease.due_at() <= now]
                 if not due:
-                    wait = min(lease.due_at() for lease in self._leases) - now
-                    self._wake.wait(max(0.005, wait))
+                    wait = max(0.005, min(lease.due_at() for lease in self._leases) - now)
+                    self._wake_at = now + wait
+                    self._wake.wait(wait)
                     continue
+                self._wake_at = now  # renewing: an add() meanwhile is seen on the next pass
             for lease in due:
                 self._renew(lease)
 

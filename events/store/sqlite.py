@@ -10,11 +10,20 @@ Layout: one table, one row per record, in a file (``RUNHOOK_STORE=sqlite:///runh
 
 ``PRAGMA user_version`` holds the schema version so that a later runhook can migrate the file.
 
+Group commit: within one process, writes issued while another thread of the process is
+committing wait for it and are then committed together, in the order they came, in one
+transaction (``BEGIN IMMEDIATE`` … ``COMMIT``) by the first of them; each caller returns once its
+own statement is committed, so a write is never acknowledged before it is in the file, and a
+batch holding any durable write is committed ``synchronous=FULL``: one fsync for the batch
+instead of one per write, and one contender for the write lock per process instead of one per
+thread. A failed batch fails every write in it (``StoreError``; nothing of it was committed).
+
 Concurrency: the file is in WAL mode (readers never wait for the writer). A write that finds
 the write lock taken retries after a short random pause (0.2–2 ms) until ``busy_timeout_s``:
 SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25… ms between tries, so under contention
 its waiters slept while the lock was already free again. Each thread of each process has its
-own connection in autocommit mode, and every primitive is one SQL statement, hence atomic:
+own connection in autocommit mode, and every primitive is one SQL statement, hence atomic
+(alone or inside a group's transaction):
 ``INSERT … ON CONFLICT DO NOTHING``, ``UPDATE … WHERE key = ? AND token = ?`` and
 ``DELETE … WHERE key = ? AND token = ?``. A connection is never used in a process other than
 the one that opened it: after ``fork()`` the child notices the new pid (or ``reopen()`` is
@@ -110,6 +119,18 @@ _HINTS = {
 
 
 @dataclass
+class _Op:
+    """One write statement waiting for its group commit (``SQLiteStore._write``)."""
+
+    sql: str
+    params: tuple[Any, ...]
+    durable: bool
+    rowcount: int = -1
+    error: Exception | None = None
+    done: bool = False
+
+
+@dataclass
 class _Handle:
     """One thread's connection and the process that opened it."""
 
@@ -150,6 +171,10 @@ class SQLiteStore(Store):
         self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
+        self._committed = threading.Condition(threading.Lock())
+        self._pending: list[_Op] = []  # writes waiting for the group commit in progress
+        self._leading = False  # a thread of this process is committing a group
+        self._group_pid = os.getpid()
         self._handles: dict[int, _Handle] = {}  # by thread ident
         self._inherited: list[_Handle] = []  # opened by a parent process: never touched
         self._pid = os.getpid()
@@ -214,9 +239,66 @@ class SQLiteStore(Store):
             return self._write(_DELETE, (key, token), durable=durable) == 1
 
     def _write(self, sql: str, params: tuple[Any, ...], *, durable: bool) -> int:
-        """Run one write statement (its own transaction); return the rows it changed."""
-        conn = self._writer(durable)
-        return int(self._retrying(lambda: conn.execute(sql, params)).rowcount)
+        """Run one write statement; return the rows it changed.
+
+        Group commit: the writes that this process's threads issue while another of its
+        threads is committing wait for it, then go together, in order, in one transaction
+        (one fsync when any of them is durable) committed by the first of them (see the
+        module docstring). Each call returns once its own statement is committed.
+        """
+        op = _Op(sql, params, durable)
+        if self._group_pid != os.getpid():
+            self._reset_group()  # forked while a parent's thread was committing
+        with self._committed:
+            self._pending.append(op)
+            while self._leading and not op.done:
+                self._committed.wait()
+            lead = not op.done
+            if lead:
+                self._leading = True
+                batch, self._pending = self._pending, []
+        if lead:
+            try:
+                self._commit(batch)
+            finally:
+                with self._committed:
+                    for each in batch:
+                        each.done = True
+                    self._leading = False
+                    self._committed.notify_all()
+        if op.error is not None:
+            raise op.error
+        return op.rowcount
+
+    def _reset_group(self) -> None:
+        self._committed = threading.Condition(threading.Lock())
+        self._pending, self._leading, self._group_pid = [], False, os.getpid()
+
+    def _commit(self, batch: list[_Op]) -> None:
+        """Commit ``batch`` on this thread's connection, synced if any of it is durable; each
+        op gets its row count, or every op the error that undid the transaction."""
+        try:
+            conn = self._writer(any(op.durable for op in batch))
+            if len(batch) == 1:  # one statement is its own transaction (autocommit)
+                op = batch[0]
+                op.rowcount = int(self._retrying(lambda: conn.execute(op.sql, op.params)).rowcount)
+                return
+            self._retrying(lambda: conn.execute("BEGIN IMMEDIATE"))
+            try:
+                for op in batch:
+                    op.rowcount = int(conn.execute(op.sql, op.params).rowcount)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except Exception as exc:
+            for op in batch:
+                op.error = exc
+        except BaseException:
+            for op in batch:
+                op.error = sqlite3.OperationalError("the group commit was interrupted")
+            raise
 
     def _retrying(self, statement: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
         """Run ``statement``; while another connection holds the lock, try again after
@@ -287,6 +369,7 @@ class SQLiteStore(Store):
         with self._lock:
             self._closed = False
             self._drop_connections()
+        self._reset_group()
 
     # -- connections ----------------------------------------------------------------------------
 

@@ -2,9 +2,14 @@
 
 - ``load``: ``beta.threads.runs.retrieve``; the run's
   ``required_action.submit_tool_outputs.tool_calls`` are the pending calls.
-- ``submit``: ``beta.threads.runs.submit_tool_outputs`` with every output in one request; when a
-  stream relay is attached (``continuation``), ``submit_tool_outputs_stream`` instead, so the
-  continuation's events flow into the pipeline like the first segment's.
+- ``submit``: ``POST /threads/{thread_id}/runs/{run_id}/submit_tool_outputs`` with every output in
+  one request, sent through the SDK client's own ``post`` (its HTTP client, base URL, auth,
+  timeout and error mapping: a 4xx/5xx raises the same ``openai.APIStatusError`` subclasses as
+  ``beta.threads.runs.submit_tool_outputs``) but without the typed call's parameter transform
+  and without parsing the answered Run into SDK models, which nothing here reads (about a third
+  of a wait's CPU in the server). When a stream relay is attached (``continuation``),
+  ``submit_tool_outputs_stream`` instead, so the continuation's events flow into the pipeline
+  like the first segment's.
 
 A 400 ``Runs in status "<s>" do not accept tool outputs.`` means the run moved on: the SDK may
 have retried a submit whose first response was lost, someone else submitted, or the run was
@@ -15,9 +20,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+import httpx2
 import openai
 
 from runhook.backends.base import Backend, PendingCalls, RunRef
@@ -36,9 +43,15 @@ Continuation = Callable[["OpenAI", PendingCalls, list[dict[str, str]]], None]
 
 NOT_ACCEPTING = "do not accept tool outputs"
 
+#: what ``beta.threads.runs.submit_tool_outputs`` sends besides the body (Assistants v2)
+BETA_HEADERS = {"OpenAI-Beta": "assistants=v2"}
+
 
 def pending_of(run: Any) -> PendingCalls:
-    """``PendingCalls`` of an SDK Run object (or a constructed one)."""
+    """``PendingCalls`` of an SDK Run object (or a constructed one), or of a Run's JSON payload
+    (a mapping, as a full event carries it: read as it is, without building SDK models)."""
+    if isinstance(run, Mapping):
+        return _pending_of_payload(run)
     calls: tuple[ToolCall, ...] = ()
     action = getattr(run, "required_action", None)
     if run.status == "requires_action" and action is not None:
@@ -52,6 +65,29 @@ def pending_of(run: Any) -> PendingCalls:
         calls=calls,
         expires_at=_unix(run.expires_at),
         tools=[t.model_dump() if hasattr(t, "model_dump") else t for t in (run.tools or [])],
+        raw=run,
+    )
+
+
+def _pending_of_payload(run: Mapping[str, Any]) -> PendingCalls:
+    """``pending_of`` for a Run as JSON; ``raw`` is the mapping itself."""
+    thread = run.get("thread_id")
+    status = str(run.get("status")) if is_token(run.get("status")) else "invalid"
+    calls: tuple[ToolCall, ...] = ()
+    action = run.get("required_action")
+    if status == "requires_action" and action is not None:
+        calls = tuple(
+            ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"])
+            for c in action["submit_tool_outputs"]["tool_calls"]
+        )
+    return PendingCalls(
+        ref=RunRef(
+            api="assistants", id=str(run["id"]), thread_id=None if thread is None else str(thread)
+        ),
+        status=status,
+        calls=calls,
+        expires_at=_unix(run.get("expires_at")),
+        tools=list(run.get("tools") or []),
         raw=run,
     )
 
@@ -85,6 +121,9 @@ class AssistantsBackend(Backend):
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client.with_options(max_retries=0)
+        # The SDK imports its beta resources on first use (0.2-0.5 s of CPU): here, while the
+        # process warms up (``runtime.warm_up`` builds the backends), not at the first event.
+        self._runs = self.client.beta.threads.runs
         self.settings = settings
         self.continuation = continuation
         self.clock = clock
@@ -100,10 +139,11 @@ class AssistantsBackend(Backend):
         return RunRef(api="assistants", id=run_id, thread_id=data.get("thread_id"))
 
     def from_event(self, event: Event) -> PendingCalls | None:
-        """Pending calls of a full ``thread.run.*`` payload; None for a thin one."""
+        """Pending calls of a full ``thread.run.*`` payload (read from the JSON, no SDK models
+        built; ``raw`` is the payload's mapping); None for a thin one."""
         if event.is_thin or not event.type.startswith("thread.run.") or "status" not in event.data:
             return None
-        return pending_of(event.model())
+        return pending_of(event.data)
 
     def load(self, ref: RunRef, *, deadline: float | None = None) -> PendingCalls:
         """Retrieve the run (retrying transient errors inside the deadline)."""
@@ -111,7 +151,7 @@ class AssistantsBackend(Backend):
             raise ValueError(f"run {ref.id}: a thread id is needed to retrieve it")
         thread_id = ref.thread_id
         run = with_retries(
-            lambda: self.client.beta.threads.runs.retrieve(
+            lambda: self._runs.retrieve(
                 ref.id, thread_id=thread_id, timeout=self._timeout(deadline)
             ),
             deadline=deadline,
@@ -145,11 +185,16 @@ class AssistantsBackend(Backend):
             if self.continuation is not None:
                 self.continuation(self.client, pending, tool_outputs)
             else:
-                self.client.beta.threads.runs.submit_tool_outputs(
-                    ref.id,
-                    thread_id=thread_id,
-                    tool_outputs=tool_outputs,  # type: ignore[arg-type]
-                    timeout=self._timeout(deadline),
+                self.client.post(
+                    f"/threads/{quote(thread_id, safe='')}/runs/{quote(ref.id, safe='')}"
+                    "/submit_tool_outputs",
+                    body={"tool_outputs": tool_outputs},
+                    cast_to=httpx2.Response,  # not parsed: nothing reads the answered Run
+                    options={
+                        "headers": BETA_HEADERS,
+                        "timeout": self._timeout(deadline),
+                        "security": {"bearer_auth": True},
+                    },
                 )
 
         try:

@@ -42,7 +42,8 @@ class PendingCalls:
         expires_at: unix seconds when the window closes, or None when the API gives none.
         tools: the tool definitions the run or response was created with (Responses needs
             them again on the follow-up request).
-        raw: the SDK object it was read from, for handlers that want more.
+        raw: what it was read from, for handlers that want more: the SDK object, or (for
+            an Assistants run taken from a full event) the run's JSON mapping.
     """
 
     ref: RunRef

@@ -92,6 +92,9 @@ class ResponsesBackend(Backend):
     ) -> None:
         self.on_follow_up = on_follow_up
         self.client = client.with_options(max_retries=0)  # retries here know the rules below
+        # The SDK imports its resources on first use: here, while the process warms up
+        # (``runtime.warm_up`` builds the backends), not at the first event.
+        self._responses = self.client.responses
         self.settings = settings
         self.continuation = continuation
         self.clock = clock
@@ -115,7 +118,7 @@ class ResponsesBackend(Backend):
 
         try:
             response = with_retries(
-                lambda: self.client.responses.retrieve(ref.id, timeout=self._timeout(deadline)),
+                lambda: self._responses.retrieve(ref.id, timeout=self._timeout(deadline)),
                 deadline=deadline,
                 what=f"retrieve {ref.id}",
                 clock=self.clock,
@@ -178,7 +181,7 @@ class ResponsesBackend(Backend):
         def create() -> str:
             if continuation is not None:
                 return continuation(self.client, kwargs)
-            return str(self.client.responses.create(**kwargs, timeout=self._timeout(deadline)).id)
+            return str(self._responses.create(**kwargs, timeout=self._timeout(deadline)).id)
 
         try:
             follow_up = with_retries(

@@ -108,6 +108,13 @@ class TestPayloadFields:
         pending = pending_of(run)
         assert pending.status == "invalid" and pending.expires_at is None
 
+    def test_hostile_fields_of_a_payload_mapping_are_not_kept(self) -> None:
+        """The same holds for a run read straight from a full event's JSON (no SDK model)."""
+        run = {"id": "run_1", "thread_id": "th_1", "status": CANARY * 50, "expires_at": CANARY}
+        pending = pending_of(run)
+        assert pending.status == "invalid" and pending.expires_at is None
+        assert pending.raw is run
+
     @pytest.mark.parametrize("value", [float("nan"), float("inf"), "soon", [1]])
     def test_expires_at_that_is_not_a_number_is_ignored(self, value: object) -> None:
         """expires_at is kept only when it is a finite number."""
