@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,40 @@ if TYPE_CHECKING:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler, quiet, and keeping HTTP/1.1 connections open.
+
+    Werkzeug closes every connection after one response (``http.server`` cannot skip a body
+    the application left unread before the next request line), so each API call of a client
+    cost a TCP connect, a new connection in the client's pool and a new thread here: the real
+    API keeps connections alive, and benchmarks paid that on both sides. Here a request's body
+    (``Content-Length``) is read in full before the application sees it, so nothing is left
+    unread, and the ``Connection: close`` werkzeug adds is dropped; a chunked request body, or
+    a client that asks for it, still closes. An idle connection is closed after
+    ``timeout`` seconds.
+    """
+
+    timeout = 60
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self._keep = False
+            return super().run_wsgi()
+        self._keep = not self.close_connection
+        length = int(self.headers.get("Content-Length") or 0)
+        real = self.rfile
+        self.rfile = io.BytesIO(real.read(length) if length > 0 else b"")
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = real
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._keep:
+            return
+        super().send_header(keyword, value)
 
 
 class StandinServer:
