@@ -378,10 +378,10 @@ class TestLists:
         assert [m.content[0].text.value for m in rest.data] == ["2", "3", "4"]  # type: ignore[union-attr]
 
 
-def test_connections_are_kept_open(standin: StandinServer) -> None:
-    """Like the API, the stand-in keeps an HTTP/1.1 connection open across requests, bodies
-    and errors included, so clients reuse it instead of connecting per call."""
-    with httpx2.Client(trust_env=False) as http:
+def test_connections_are_kept_open() -> None:
+    """Like the API, a stand-in with ``keep_alive`` keeps an HTTP/1.1 connection open across
+    requests, bodies and errors included, so clients reuse it instead of connecting per call."""
+    with StandinServer(keep_alive=True) as standin, httpx2.Client(trust_env=False) as http:
         base, headers = standin.base_url, {"OpenAI-Beta": "assistants=v2"}
         created = http.post(f"{base}/threads", json={"metadata": {"a": "b"}}, headers=headers)
         missing = http.post(f"{base}/threads/nope/runs", json={"x": 1}, headers=headers)
