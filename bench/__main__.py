@@ -1,5 +1,5 @@
-"""``python -m bench [--quick] [--only B1,B2,B3,B4] [--waiting N,M] [--continuation]``: run,
-print, save JSON (``bench/results/``)."""
+"""``python -m bench [--quick] [--only B1,B2,B3,B4] [--waiting N,M] [--b3-stores sqlite,redis]
+[--continuation]``: run, print, save JSON (``bench/results/``)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def targets(results: dict[str, Any]) -> list[list[Any]]:
             ratio = b2[name]["rps"] / bare
             add(f"ingest, {name}: × bare Flask", ratio, ">= 0.8", ratio >= 0.8)
     for b in results.get("B3", []):
-        note = "" if b["runs"] >= 2000 else " (asked at 2,000)"
+        note = f", {b.get('store', 'SQLite')}" + ("" if b["runs"] >= 2000 else " (asked at 2,000)")
         value = b["ratio_to_bound"]
         add(f"{b['runs']} waiting runs: wall / bound{note}", value, "<= 1.5", value <= 1.5)
         value = b["rss_kib_per_run"]
@@ -192,9 +192,11 @@ def render(results: dict[str, Any]) -> str:
     if "B3" in results:
         out.append(
             table(
-                "B3 scale: runs waiting at once, one 200 ms tool each, runhook serve (SQLite)",
+                "B3 scale: runs waiting at once, one 200 ms tool each, runhook serve "
+                "(2 workers x 32 handler threads)",
                 [
                     "waiting runs",
+                    "store",
                     "submitted",
                     "handler threads",
                     "wall s",
@@ -202,11 +204,15 @@ def render(results: dict[str, Any]) -> str:
                     "wall / bound",
                     "RSS KiB/run",
                     "server CPU ms/run",
+                    "stand-in CPU ms/run",
+                    "loader CPU ms/run",
+                    "posted s",
                     "load",
                 ],
                 [
                     [
                         b["runs"],
+                        b.get("store", "SQLite"),
                         b["submitted"],
                         b["handler_threads"],
                         b["wall_s"],
@@ -214,6 +220,9 @@ def render(results: dict[str, Any]) -> str:
                         b["ratio_to_bound"],
                         b["rss_kib_per_run"],
                         b["server_cpu_ms_per_run"],
+                        b.get("standin_cpu_ms_per_run", float("nan")),
+                        b.get("loader_cpu_ms_per_run", float("nan")),
+                        b["posted_s"],
                         _load([b]),
                     ]
                     for b in results["B3"]
@@ -247,6 +256,11 @@ def main() -> None:
         help="B3: runs waiting at once, comma-separated (default 2000, quick 200; e.g. 2000,10000)",
     )
     parser.add_argument(
+        "--b3-stores",
+        default="sqlite,redis",
+        help="B3: the server's stores, comma-separated (Redis only where redis-server exists)",
+    )
+    parser.add_argument(
         "--continuation",
         action="store_true",
         help="B1: the server and the in-process relay submit through a relayed stream",
@@ -261,6 +275,7 @@ def main() -> None:
         args.out = str(Path(__file__).parent / "results" / name)
     chosen = [s.strip().upper() for s in args.only.split(",")]
     waiting = [int(n) for n in args.waiting.split(",")] if args.waiting else None
+    stores = [x.strip().lower() for x in args.b3_stores.split(",")]
     results: dict[str, Any] = {
         "machine": {
             **machine(),
@@ -274,7 +289,7 @@ def main() -> None:
     runners = {
         "B1": lambda q: scenarios.b1(q, args.continuation),
         "B2": scenarios.b2,
-        "B3": lambda q: scenarios.b3(q, waiting),
+        "B3": lambda q: scenarios.b3(q, waiting, stores),
         "B4": scenarios.b4,
     }
     for name in chosen:

@@ -164,13 +164,11 @@ def main() -> None:
         from runhook.events.store import open_store
 
         store = open_store(args.store)
-        lock = threading.Lock()
 
         def run_one() -> str:
             t = new_thread()
             run = client.beta.threads.runs.create(thread_id=t, assistant_id=assistant)
-            with lock:
-                watch(store, run.id, t)
+            watch(store, run.id, t)
             wait_terminal(run.id)
             return run.id
 

@@ -196,7 +196,7 @@ class Standin(Proc):
         self.proc = subprocess.Popen(
             [*CLI, "emulator", "--port", str(self.port), "--latency-ms", str(latency_ms), *args],
             cwd=REPO,
-            env=base_env(),
+            env=base_env(STANDIN_KEEP_ALIVE="1"),  # connections kept open, as the API does
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -110,6 +110,8 @@ RANGES: Mapping[str, Range] = {
     "openai_timeout_s": _POSITIVE,
     "poll_interval_s": _POSITIVE,
     "poll_max_interval_s": _POSITIVE,
+    "poll_threads": _COUNT,
+    "poll_scan_s": _POSITIVE,
     "workers": _COUNT,
     "threads": _COUNT,
     "graceful_timeout_s": Range(1, why="gunicorn counts whole seconds"),
@@ -184,6 +186,8 @@ class Settings:
     """Ceiling of every OpenAI request; a run's remaining deadline lowers it."""
     poll_interval_s: float = defaults.POLL_INTERVAL_S
     poll_max_interval_s: float = defaults.POLL_MAX_INTERVAL_S
+    poll_threads: int = defaults.POLL_THREADS
+    poll_scan_s: float = defaults.POLL_SCAN_S
     poll_token: str | None = None
     """Bearer token for the server's watch endpoint (``RUNHOOK_POLL_TOKEN``)."""
     log_level: str = defaults.LOG_LEVEL

@@ -94,6 +94,14 @@ POLL_INTERVAL_S = 1.0
 POLL_MAX_INTERVAL_S = 10.0
 """Relay poller: longest interval the backoff grows to for long runs."""
 
+POLL_THREADS = 16
+"""Relay poller: watched runs polled at once. Each poll of a waiting run answers it in the
+poller's process (its tools and submit), so one slow wait must not hold back the others."""
+
+POLL_SCAN_S = 0.01
+"""Relay poller: how often an idle poller asks the store for due entries (a store read, no
+API request): how soon a newly watched run is first polled."""
+
 LOG_LEVEL = "info"
 """Level of the ``runhook`` logger: debug, info, warning or error."""
 

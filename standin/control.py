@@ -20,7 +20,7 @@ def register_control(app: Flask, world: World) -> None:
 
     @app.get("/_standin/stats")
     def stats() -> Any:
-        with world.lock:
+        with world.lock, world.counting:
             return jsonify(json.loads(json.dumps(world.stats)))
 
     @app.post("/_standin/reset")

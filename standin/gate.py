@@ -64,7 +64,7 @@ def register_errors(app: Flask) -> None:
 def _fault(world: World) -> Response | None:
     """An injected 429 or 500 for this request, by the world's dice, or None."""
     cfg = world.config
-    with world.lock:
+    with world.counting:
         roll = world.rng.random()
     if roll < cfg.fault_429:
         response = error_response(

@@ -28,6 +28,7 @@ class RunState:
     next_at: float | None = None
     next_step: str | None = None
     tool_step: dict[str, Any] | None = None
+    planned: float | None = None  # the earliest due time on the world's scheduler heap
 
     @property
     def status(self) -> str:

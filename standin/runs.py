@@ -125,7 +125,7 @@ def register_runs(app: Flask, world: World) -> None:
     @app.get("/v1/threads/<tid>/runs")
     def list_runs(tid: str) -> Any:
         find_thread(world, tid)
-        runs = [r for r in world.runs.values() if r.obj["thread_id"] == tid]
+        runs = list(world.thread_runs.get(tid, ()))
         for run in runs:
             world.advance(run)
         return jsonify(page([r.obj for r in runs]))

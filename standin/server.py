@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import threading
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,8 +18,44 @@ if TYPE_CHECKING:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    """Werkzeug's handler, quiet, and keeping HTTP/1.1 connections open.
+
+    Werkzeug closes every connection after one response (``http.server`` cannot skip a body
+    the application left unread before the next request line), so each API call of a client
+    cost a TCP connect, a new connection in the client's pool and a new thread here: the real
+    API keeps connections alive, and benchmarks paid that on both sides. Here a request's body
+    (``Content-Length``) is read in full before the application sees it, so nothing is left
+    unread, and the ``Connection: close`` werkzeug adds is dropped; a chunked request body, or
+    a client that asks for it, still closes. An idle connection is closed after
+    ``timeout`` seconds. Only with ``keep_alive`` (``StandinServer(keep_alive=True)``, or
+    ``STANDIN_KEEP_ALIVE=1`` in the environment, which the benchmarks set for ``runhook
+    emulator``): in-process tests make SDK clients they never close, whose kept-alive sockets
+    would be collected unclosed.
+    """
+
+    timeout = 60
+    keep_alive = False
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+    def run_wsgi(self) -> None:
+        if not self.keep_alive or self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self._keep = False
+            return super().run_wsgi()
+        self._keep = not self.close_connection
+        length = int(self.headers.get("Content-Length") or 0)
+        real = self.rfile
+        self.rfile = io.BytesIO(real.read(length) if length > 0 else b"")
+        try:
+            super().run_wsgi()
+        finally:
+            self.rfile = real
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close" and self._keep:
+            return
+        super().send_header(keyword, value)
 
 
 class StandinServer:
@@ -27,16 +65,26 @@ class StandinServer:
         config: the knobs; defaults to ``StandinConfig()``.
         host: bind address.
         port: 0 picks a free port.
+        keep_alive: keep HTTP/1.1 connections open (see ``_QuietHandler``); None reads
+            ``STANDIN_KEEP_ALIVE=1`` from the environment.
     """
 
     def __init__(
-        self, config: StandinConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: StandinConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        keep_alive: bool | None = None,
     ) -> None:
         self.config = config or StandinConfig()
         self.world = World(self.config)
         self.app = create_app(self.world)
+        if keep_alive is None:
+            keep_alive = os.environ.get("STANDIN_KEEP_ALIVE") == "1"
+        handler = type("_Handler", (_QuietHandler,), {"keep_alive": keep_alive})
         self._server: BaseWSGIServer = make_server(
-            host, port, self.app, threaded=True, request_handler=_QuietHandler
+            host, port, self.app, threaded=True, request_handler=handler
         )
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host, self.port = host, int(self._server.server_port)

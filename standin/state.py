@@ -2,7 +2,11 @@
 
 Runs advance in time (model latency, ``sleep`` directives, expiry) both when someone looks
 (every read first calls ``advance``) and by themselves (a scheduler thread wakes at the next
-due time), so streams see events as they happen and expiry happens while nobody watches.
+due time), so streams see events as they happen and expiry happens while nobody watches. The
+scheduler keeps a heap of the runs' next due times, so a wake costs the runs that are due, not
+every run the stand-in ever had (thousands of waiting runs in a benchmark made each wake a
+scan of all of them under the lock). Request counting and fault dice have their own small
+lock, off the world's.
 Every transition appends ``(event_name, object)`` to the run's event log; a stream is a reader
 of that log from its segment's start to the next ``requires_action`` or terminal event.
 The transitions themselves are ``runhook.standin.run_steps``; ids, ``ApiError`` and
@@ -16,6 +20,8 @@ allowed (``cancelling``, then ``cancelled`` shortly after, like ``in_progress``)
 from __future__ import annotations
 
 import copy
+import heapq
+import itertools
 import random
 import threading
 import time
@@ -46,6 +52,10 @@ class World(RunSteps):
         self.threads: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.runs: dict[str, RunState] = {}
+        self.thread_runs: dict[str, list[RunState]] = {}
+        self._due: list[tuple[float, int, str]] = []  # (when, seq, run id): the scheduler's heap
+        self._seq = itertools.count()
+        self.counting = threading.Lock()  # request counts and fault dice, off the world's lock
         self.steps: dict[str, list[dict[str, Any]]] = {}
         self.stats: dict[str, Any] = {}
         self.timers: list[Callable[[float], float | None]] = []
@@ -60,11 +70,11 @@ class World(RunSteps):
     # -- bookkeeping --------------------------------------------------------------------------
 
     def reset_stats(self) -> None:
-        with self.lock:
+        with self.lock, self.counting:
             self.stats = {"requests": {}, "total": 0, "runs": {}, "responses": {}}
 
     def count(self, route: str) -> None:
-        with self.lock:
+        with self.counting:
             self.stats["requests"][route] = self.stats["requests"].get(route, 0) + 1
             self.stats["total"] += 1
 
@@ -86,19 +96,34 @@ class World(RunSteps):
         while not self._stop.is_set():
             with self.changed:
                 now = self.clock()
-                due: list[float] = []
-                for run in list(self.runs.values()):
+                while self._due and self._due[0][0] <= now:
+                    when, _, rid = heapq.heappop(self._due)
+                    run = self.runs.get(rid)
+                    if run is None:
+                        continue
+                    if run.planned == when:
+                        run.planned = None  # this entry is used up: advance plans the next
                     self.advance(run, now)
-                    if run.status not in TERMINAL:
-                        due.append(run.obj["expires_at"])
-                        if run.next_at is not None:
-                            due.append(run.next_at)
+                due: list[float] = [self._due[0][0]] if self._due else []
                 for timer in list(self.timers):
                     nxt = timer(now)
                     if nxt is not None:
                         due.append(nxt)
                 wait = min(due) - now if due else 1.0
                 self.changed.wait(timeout=min(1.0, max(0.001, wait)))
+
+    def _plan(self, run: RunState) -> None:
+        """Put the run's next due time (transition or expiry) on the scheduler's heap."""
+        if run.status in TERMINAL:
+            return
+        expires = run.obj.get("expires_at")
+        when = float(expires) if expires is not None else float("inf")
+        if run.next_at is not None:
+            when = min(when, run.next_at)
+        if when == float("inf") or (run.planned is not None and run.planned <= when):
+            return  # an entry at or before it is on the heap; its wake plans again
+        run.planned = when
+        heapq.heappush(self._due, (when, next(self._seq), run.obj["id"]))
 
     def wake(self) -> None:
         with self.changed:
@@ -154,10 +179,12 @@ class World(RunSteps):
         run = RunState(obj=obj, plan=plan(text, tools, parallel=parallel))
         with self.changed:
             self.runs[obj["id"]] = run
+            self.thread_runs.setdefault(thread_id, []).append(run)
             self.steps[obj["id"]] = []
             self._emit(run, "thread.run.created", now, status=False)
             self._emit(run, "thread.run.queued", now)
             run.next_at, run.next_step = now, "start"
+            self._plan(run)
             self.changed.notify_all()
         return run
 
@@ -176,6 +203,7 @@ class World(RunSteps):
                     getattr(self, f"_step_{step}")(run, due)
                 else:
                     break
+            self._plan(run)
             if len(run.events) != seen:
                 # Only a transition wakes the others: waking them for nothing made every
                 # waiting reader and the scheduler wake each other in a loop (a busy core).
@@ -214,6 +242,7 @@ class World(RunSteps):
             stats["submits"] += 1
             stats["outputs_accepted_at"].append(now)
             run.next_at, run.next_step = now, "start"
+            self._plan(run)
             self.changed.notify_all()
             return mark
 
@@ -226,6 +255,7 @@ class World(RunSteps):
             run.obj["status"] = "cancelling"
             self._emit(run, "thread.run.cancelling", now)
             run.next_at, run.next_step = now + 0.05, "cancel"
+            self._plan(run)
             self.changed.notify_all()
 
     def follow(
@@ -254,11 +284,10 @@ class World(RunSteps):
                 return
 
     def active_run(self, thread_id: str) -> RunState | None:
-        for run in self.runs.values():
-            if run.obj["thread_id"] == thread_id:
-                self.advance(run)
-                if run.status not in TERMINAL:
-                    return run
+        for run in self.thread_runs.get(thread_id, ()):
+            self.advance(run)
+            if run.status not in TERMINAL:
+                return run
         return None
 
     def _latest_user_text(self, thread_id: str) -> str:

@@ -11,7 +11,14 @@ the same run and call ids), so a lost event heals itself and duplicates are harm
 requires_action handler de-duplicates waits). Intervals start from ``openai-poll-after-ms``
 (else ``poll_interval_s``), grow ×1.5 up to ``poll_max_interval_s`` while nothing changes, and
 reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch. A store
-outage pauses polling (with backoff) instead of ending the poller. Agents API sessions share
+outage pauses polling (with backoff) instead of ending the poller.
+
+Reaction: an idle poller asks the store for due entries every ``poll_scan_s`` (a store read,
+no API request), so a newly watched run is polled within about that; due entries are polled
+on ``poll_threads`` threads at once, each as soon as it is due (a run's wait is answered in
+the poll that saw it, tools and submit included, so runs never queue behind each other's
+tools); and the SDK's lazily imported resources are loaded when the poller is made, not by
+the first poll. Agents API sessions share
 the watch list (``watch_session``; their polling is in ``runhook.events.sources.session_poll``).
 """
 
@@ -22,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import openai
@@ -79,6 +87,10 @@ class Poller:
         self.sleep = sleep
         self.on_event = on_event
         self.known: set[str] = set()
+        self._inflight: dict[str, Future[bool]] = {}
+        # Load the SDK's resource modules now (the first access imports them: about a second
+        # of a busy core), so the first run polled is not the one that pays for it.
+        _ = client.beta.threads.runs, client.responses
 
     def watch(self, run_id: str, thread_id: str) -> bool:
         """Watch a run (see ``watch``)."""
@@ -102,27 +114,70 @@ class Poller:
         return watch_session(self.store, session_id)
 
     def poll_once(self) -> int:
-        """Poll every due run once; return how many were polled."""
-        polled = 0
-        for key in self.store.due(keys.WATCH_QUEUE, limit=100):
-            lease = self.store.acquire(key, LEASE_S)
-            if lease is None:
-                continue
-            with lease:
-                if lease.saved is None:
-                    continue
-                self.known.add(key)
-                entry = json.loads(lease.saved)
-                if "response_id" in entry:
-                    poll_response(self, lease, entry)
-                elif entry.get("api") == "sessions":
-                    from runhook.events.sources.session_poll import poll_session
+        """Poll every due run once (on up to ``poll_threads`` threads); return how many were
+        polled.
 
-                    poll_session(self, lease, entry)
-                else:
-                    self._poll(lease, entry)
-            polled += 1
-        return polled
+        Raises:
+            StoreError: the store is unreachable (the first such error of the round).
+        """
+        due = self.store.due(keys.WATCH_QUEUE, limit=100)
+        if self.settings.poll_threads <= 1 or len(due) <= 1:
+            return sum(1 for key in due if self._poll_key(key))
+        with ThreadPoolExecutor(
+            min(self.settings.poll_threads, len(due)), thread_name_prefix="runhook-poll"
+        ) as pool:
+            futures = [pool.submit(self._poll_key, key) for key in due]
+        return sum(1 for f in futures if f.result())
+
+    def _poll_key(self, key: str) -> bool:
+        """Poll one watched entry if it can be leased; True when it was polled."""
+        lease = self.store.acquire(key, LEASE_S)
+        if lease is None:
+            return False
+        with lease:
+            if lease.saved is None:
+                return False
+            self.known.add(key)
+            entry = json.loads(lease.saved)
+            if "response_id" in entry:
+                poll_response(self, lease, entry)
+            elif entry.get("api") == "sessions":
+                from runhook.events.sources.session_poll import poll_session
+
+                poll_session(self, lease, entry)
+            else:
+                self._poll(lease, entry)
+        return True
+
+    def _dispatch(self, pool: ThreadPoolExecutor) -> int:
+        """Start a poll for every due entry not being polled already; return how many started.
+
+        Raises:
+            StoreError: the store is unreachable (listing due entries, or a finished poll's).
+        """
+        failed: BaseException | None = None
+        for key, future in list(self._inflight.items()):
+            if future.done():
+                del self._inflight[key]
+                error = future.exception()
+                if isinstance(error, StoreError):
+                    failed = failed or error
+                elif error is not None:
+                    log.error("poll failed", exc_info=error, extra={"key": key})
+        if failed is not None:
+            raise failed
+        room = self.settings.poll_threads - len(self._inflight)
+        if room <= 0:
+            return 0
+        started = 0
+        for key in self.store.due(keys.WATCH_QUEUE, limit=100):
+            if key in self._inflight:
+                continue
+            self._inflight[key] = pool.submit(self._poll_key, key)
+            started += 1
+            if started >= room:
+                break
+        return started
 
     def pending(self) -> bool:
         """True while any run this poller has seen is still watched."""
@@ -143,22 +198,29 @@ class Poller:
         """
         stop = stop or threading.Event()
         backoff = OutageBackoff()
-        while not stop.is_set():
-            try:
-                polled = self.poll_once()
-                if polled == 0 and burst and not self.pending():
-                    return
-            except StoreError:
-                if burst:
-                    raise
-                log.warning(
-                    "store unavailable; polling again in %.1f s", backoff.delay, exc_info=True
-                )
-                backoff.wait(stop)
-                continue
-            backoff.reset()
-            if polled == 0:
-                stop.wait(0.05)
+        pool = ThreadPoolExecutor(
+            max(1, self.settings.poll_threads), thread_name_prefix="runhook-poll"
+        )
+        try:
+            while not stop.is_set():
+                try:
+                    started = self._dispatch(pool)
+                    if not started and not self._inflight and burst and not self.pending():
+                        return
+                except StoreError:
+                    if burst:
+                        raise
+                    log.warning(
+                        "store unavailable; polling again in %.1f s", backoff.delay, exc_info=True
+                    )
+                    backoff.wait(stop)
+                    continue
+                backoff.reset()
+                if not started:
+                    stop.wait(self.settings.poll_scan_s)
+        finally:
+            pool.shutdown(wait=True)
+            self._inflight.clear()
 
     def fetch(self, lease: Lease, what: str, object_id: str, retrieve: Callable[[], Any]) -> Any:
         """Call ``retrieve`` (a ``with_raw_response`` read) for a watched object.
@@ -195,12 +257,14 @@ class Poller:
         raw = self.fetch(lease, "run", run_id, lambda: runs.retrieve(run_id, thread_id=thread_id))
         if raw is None:
             return
-        run = raw.parse()
-        status = str(run.status)
+        # The API's JSON as it came: what the SDK's parse and model_dump would give back,
+        # without building and dumping a model on every poll.
+        run = raw.http_response.json()
+        status = str(run.get("status"))
         base = self.base_interval(raw)
         changed = status != entry["last_status"]
         if changed or status == "requires_action":
-            ack = self._emit(Event.create(f"thread.run.{status}", run.model_dump(mode="json")))
+            ack = self._emit(Event.create(f"thread.run.{status}", run))
             if not ack.ok and ack.status >= 500:
                 lease.release(retry_in_s=base)
                 return

@@ -24,7 +24,10 @@ No IO of its own: every read and write goes through the ``Store``'s public metho
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -227,15 +230,21 @@ class Renewer:
     The thread starts with the first lease, sleeps until the next renewal is due and ends after
     5 s without leases (the next ``add`` starts another). It never ends on an error: a renewal that raises is logged and retried after a tenth of the lease
     (at most 1 s); the lease stays held for as long as the store keeps accepting renewals.
+
+    Due times are kept in a heap, and ``add`` wakes the thread only for a lease due sooner than
+    its next wake, so holding thousands of leases (waits queued in a worker) costs a heap push
+    per lease instead of a scan of every lease on every ``add``.
     """
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
-        self._leases: set[Lease] = set()
+        self._leases: dict[int, Lease] = {}
+        self._heap: list[tuple[float, int, int]] = []  # (due, seq, id of the lease)
+        self._seq = itertools.count()
+        self._wakes_at = math.inf  # the sleeping thread's next wake; inf: wake it for any add
         self._wake = threading.Condition()
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
-        self._wake_at: float | None = None  # when the sleeping thread wakes by itself
 
     def usable(self) -> bool:
         """False in a forked child, whose copy of the renewer has no thread."""
@@ -243,49 +252,68 @@ class Renewer:
 
     def add(self, lease: Lease) -> None:
         """Start renewing ``lease`` (first renewal after ``LEASE_RENEW_FRACTION`` of it)."""
-        lease._next_renewal = time.monotonic() + lease.lease_s * defaults.LEASE_RENEW_FRACTION
+        due = time.monotonic() + lease.lease_s * defaults.LEASE_RENEW_FRACTION
+        lease._next_renewal = due
         with self._wake:
-            self._leases.add(lease)
+            self._leases[id(lease)] = lease
+            heapq.heappush(self._heap, (due, next(self._seq), id(lease)))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._loop, name="runhook-lease-renewer", daemon=True
                 )
                 self._thread.start()
-            if self._wake_at is None or lease._next_renewal < self._wake_at:
-                # Only a renewal due before the thread's own wake-up needs it now (waking it
-                # for every lease cost a thread switch per event).
+            if due < self._wakes_at:
                 self._wake.notify()
 
     def discard(self, lease: Lease) -> None:
         """Stop renewing ``lease`` (no-op when it is not renewed here)."""
         with self._wake:
-            self._leases.discard(lease)
+            if self._leases.get(id(lease)) is lease:
+                del self._leases[id(lease)]
 
     def held(self) -> int:
         """How many leases are being renewed now."""
         with self._wake:
             return len(self._leases)
 
+    def _due(self, now: float) -> list[Lease]:
+        """Pop the leases due by ``now`` (under the lock); a live lease whose renewal moved
+        later (``ensure`` renewed it) goes back on the heap at its new time."""
+        due: list[Lease] = []
+        while self._heap and self._heap[0][0] <= now:
+            _, _, ident = heapq.heappop(self._heap)
+            lease = self._leases.get(ident)
+            if lease is None or lease in due:
+                continue  # ended, or a second entry of a lease already taken
+            if lease.due_at() > now:
+                heapq.heappush(self._heap, (lease.due_at(), next(self._seq), ident))
+                continue
+            due.append(lease)
+        return due
+
     def _loop(self) -> None:
         while True:
             with self._wake:
                 if not self._leases:
-                    self._wake_at = None
+                    self._heap.clear()
                     self._wake.wait(5.0)
                     if not self._leases:
                         self._thread = None  # idle: add() starts a new one when needed
                         return
                     continue
                 now = time.monotonic()
-                due = [lease for lease in self._leases if lease.due_at() <= now]
+                due = self._due(now)
                 if not due:
-                    wait = max(0.005, min(lease.due_at() for lease in self._leases) - now)
-                    self._wake_at = now + wait
-                    self._wake.wait(wait)
+                    self._wakes_at = self._heap[0][0] if self._heap else now + 5.0
+                    self._wake.wait(max(0.005, self._wakes_at - now))
+                    self._wakes_at = math.inf
                     continue
-                self._wake_at = now  # renewing: an add() meanwhile is seen on the next pass
             for lease in due:
                 self._renew(lease)
+            with self._wake:
+                for lease in due:
+                    if self._leases.get(id(lease)) is lease:
+                        heapq.heappush(self._heap, (lease.due_at(), next(self._seq), id(lease)))
 
     def _renew(self, lease: Lease) -> None:
         try:

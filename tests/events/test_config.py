@@ -46,6 +46,8 @@ REFUSED = [
     ("RUNHOOK_OPENAI_TIMEOUT_S", "0", "a finite number > 0"),
     ("RUNHOOK_POLL_INTERVAL_S", "0", "a finite number > 0"),
     ("RUNHOOK_POLL_MAX_INTERVAL_S", "nan", "a finite number > 0"),
+    ("RUNHOOK_POLL_THREADS", "0", "an integer >= 1"),
+    ("RUNHOOK_POLL_SCAN_S", "-1", "a finite number > 0"),
     ("RUNHOOK_GRACEFUL_TIMEOUT_S", "0.5", "a finite number >= 1"),
     ("RUNHOOK_REQUEST_TIMEOUT_S", "0", "a finite number >= 1"),
 ]

@@ -376,3 +376,16 @@ class TestLists:
             thread_id=thread.id, order="asc", after=page.data[-1].id
         )
         assert [m.content[0].text.value for m in rest.data] == ["2", "3", "4"]  # type: ignore[union-attr]
+
+
+def test_connections_are_kept_open() -> None:
+    """Like the API, a stand-in with ``keep_alive`` keeps an HTTP/1.1 connection open across
+    requests, bodies and errors included, so clients reuse it instead of connecting per call."""
+    with StandinServer(keep_alive=True) as standin, httpx2.Client(trust_env=False) as http:
+        base, headers = standin.base_url, {"OpenAI-Beta": "assistants=v2"}
+        created = http.post(f"{base}/threads", json={"metadata": {"a": "b"}}, headers=headers)
+        missing = http.post(f"{base}/threads/nope/runs", json={"x": 1}, headers=headers)
+        fetched = http.get(f"{base}/threads/{created.json()['id']}", headers=headers)
+    assert [created.status_code, missing.status_code, fetched.status_code] == [200, 404, 200]
+    assert all(r.headers.get("connection") != "close" for r in (created, missing, fetched))
+    assert fetched.json()["metadata"] == {"a": "b"}

@@ -143,6 +143,36 @@ class DroppingRelay:
 
 
 class TestPoller:
+    def test_waits_of_two_runs_are_answered_at_once(
+        self, standin: StandinServer, secret: str
+    ) -> None:
+        """Two watched runs each wait for a tool that returns only once the other run's tool
+        has started: the poller answers both, polling due runs on threads at once (one poll
+        after the other, the first tool would give up waiting)."""
+        h = Harness(standin, secret, poll_interval_s=0.05, poll_threads=4)
+        meeting = threading.Barrier(2, timeout=10)
+
+        @h.app.tool
+        def meet(n: int) -> str:
+            """Returns once two calls are in here together."""
+            meeting.wait()
+            return f"met {n}"
+
+        store = MemoryStore()
+        poller = Poller(store, h.client, PipelineRelay(h.app.pipeline(), secret), h.app.settings)
+        runs = []
+        for n in (1, 2):
+            assistant, thread = h.start(f'call meet {{"n": {n}}}')
+            run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+            poller.watch(run.id, thread)
+            runs.append((run.id, thread))
+        poller.run(burst=True)
+        finals = [
+            h.client.beta.threads.runs.retrieve(run_id, thread_id=thread) for run_id, thread in runs
+        ]
+        assert [r.status for r in finals] == ["completed", "completed"]
+        assert not meeting.broken
+
     def test_recovers_from_a_dropped_event(self, standin: StandinServer, secret: str) -> None:
         """A lost requires_action is re-emitted on the next poll and the run completes."""
         h = Harness(standin, secret, poll_interval_s=0.05)
