@@ -118,11 +118,12 @@ def warm_up(app: App) -> None:
     pay for SDK imports and client setup (about 0.25 s measured)."""
     if not app.settings.openai_api_key:
         return
-    for api in ("assistants", "responses"):
+    for api in ("assistants", "responses", "sessions"):
         try:
             app.backend(api)
         except ConfigError:
             return
+    app.openai.beta.agents.sessions  # noqa: B018 - the SDK imports its resources on first use
     from openai.types.beta.threads import Run  # noqa: F401 - import cost paid at boot
     from openai.types.responses import Response  # noqa: F401
 
