@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,9 @@ class TestPollerLag:
     def test_the_poller_reports_how_late_it_polled(self, make_rig: Build) -> None:
         """A run watched to its end is polled more than once; each re-poll's lateness is
         observed, and the poller's deliveries are counted under their source."""
-        rig = make_rig(metrics=True, standin={"latency_ms": 60})
+        # 1 s of model time: the run cannot end before the first poll, however loaded the
+        # machine (with 60 ms a first poll delayed by load found it already completed)
+        rig = make_rig(metrics=True, standin={"latency_ms": 1000})
         before = scrape(rig.app)
         relay = PipelineRelay(rig.app.pipeline(), rig.secret, source="poller")
         settings = rig.app.settings.replace(poll_interval_s=0.02, poll_max_interval_s=0.05)
@@ -225,6 +228,8 @@ class TestPollerLag:
         thread = rig.client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
         run = rig.client.beta.threads.runs.create(thread_id=thread.id, assistant_id=rig.assistant())
         poller.watch(run.id, thread.id)
+        assert poller.poll_once() == 1  # the first poll: nothing was due before it, no lag
+        time.sleep(0.05)  # past the 20 ms interval: the next poll is late
         poller.run(burst=True)
         after = scrape(rig.app)
         polls = value(after, "runhook_poller_lag_seconds_count") - value(
