@@ -47,7 +47,7 @@ from runhook.standin.responses_params import check_create, conversation_id
 from runhook.standin.responses_stream import EventLog, frames
 from runhook.standin.state import TERMINAL, ApiError, World, new_id
 from runhook.standin.webhooks import Webhooks
-from runhook.standin.wire import sse
+from runhook.standin.wire import query_int_or_none, sse
 
 
 @dataclass
@@ -335,21 +335,6 @@ class Responses:
         )
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(
-            400,
-            f"Invalid type for '{name}': expected an integer, but got a string instead.",
-            param=name,
-            code="invalid_type",
-        ) from None
-
-
 def register_responses(app: Flask, world: World, webhooks: Webhooks | None = None) -> Responses:
     """Mount the Responses (and Conversations) routes; ends are published via ``webhooks``."""
     conversations = Conversations(world)
@@ -391,7 +376,7 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
 
     @app.get("/v1/responses/<rid>")
     def get_response(rid: str) -> Any:
-        after = _int_arg("starting_after")
+        after = query_int_or_none("starting_after")
         if request.args.get("stream") == "true":
             return sse(frames(responses.follow(rid, -1 if after is None else after)))
         state = responses.get(rid)

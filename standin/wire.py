@@ -44,10 +44,19 @@ def body(allowed: set[str]) -> dict[str, Any]:
 
 
 def query_int(name: str, default: int) -> int:
-    """An integer query parameter; a badly typed one is OpenAI's JSON 400."""
+    """An integer query parameter, ``default`` when absent; a badly typed one is OpenAI's JSON
+    400."""
+    value = query_int_or_none(name)
+    return default if value is None else value
+
+
+def query_int_or_none(name: str) -> int | None:
+    """An integer query parameter, None when absent; a badly typed one is OpenAI's JSON 400."""
     raw = request.args.get(name)
+    if raw is None:
+        return None
     try:
-        return default if raw is None else int(raw)
+        return int(raw)
     except ValueError:
         raise ApiError(
             400,
