@@ -58,6 +58,9 @@ class Context:
     clock: Callable[[], float] = field(repr=False)
     executor: Executor | None = field(default=None, repr=False)
     outcome_hooks: Sequence[OutcomeHook] = field(default=(), repr=False)
+    #: Objects retrieved while handling this event (by id), so the handlers of one thin
+    #: event share a single retrieve. A retry builds a new Context, so it fetches afresh.
+    fetched: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def openai(self) -> OpenAI:

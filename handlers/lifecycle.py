@@ -90,7 +90,10 @@ def response_ended(event: Event, ctx: Context) -> None:
     """Record the end of a chain of responses (completed without function calls)."""
     response: Any = event.model() if not event.is_thin else None
     if response is None or not hasattr(response, "output"):
-        response = ctx.openai.responses.retrieve(event.object_id)
+        response = ctx.fetched.get(event.object_id)
+        if response is None:
+            response = ctx.openai.responses.retrieve(event.object_id)
+            ctx.fetched[event.object_id] = response
     status = str(response.status)
     if status == "completed" and function_calls(response.output or []):
         return  # a wait, not an end: the requires_action handler answers it

@@ -66,7 +66,14 @@ def handle_requires_action(event: Event, ctx: Context) -> None:
     backend = ctx.backend()
     pending = backend.from_event(event)
     if pending is None:
-        pending = backend.load(backend.ref(event))
+        ref = backend.ref(event)
+        known = ctx.fetched.get(ref.id)
+        pending_of = getattr(backend, "pending_of", None)
+        if known is not None and pending_of is not None:
+            pending = pending_of(known)  # the lifecycle handler retrieved it for this event
+        else:
+            pending = backend.load(ref)
+            ctx.fetched[ref.id] = pending.raw
     if not pending.waiting:
         # For a response, "completed without function calls" is the end of the chain; the
         # lifecycle handler records it.
