@@ -75,3 +75,26 @@ def test_ambiguous_failure_is_recorded_never_retried(make_rig: Build) -> None:
     assert rig.server.stats()["total"] - before == 1  # one create, no retry, no second try
     assert wait_outcome(rig.app, response) == "submit_unknown"
     assert rig.calls.names() == ["lookup"]
+
+
+def test_thin_webhook_retrieves_the_response_once(make_rig: Build) -> None:
+    """A thin ``response.completed`` has two handlers (the wait and the chain's end); they share
+    one retrieve, so the API sees one GET and one follow-up per webhook."""
+    rig = make_rig()
+    lookup_tools(rig)
+    response = completed_response(rig, 'call lookup {"q": "a"}')
+    before = rig.server.stats()["total"]
+    ack = rig.deliver("response.completed", {"id": response.id, "object": "response"})
+    assert (ack.status, ack.body["outcome"]) == (200, "done")
+    assert rig.server.stats()["total"] - before == 2  # GET /responses/{id}, POST /responses
+    assert follow_ups(rig, response.id) == 1
+    assert wait_outcome(rig.app, response) == "submitted"
+    follow_up = rig.server.stats()["responses"][response.id]["follow_up_ids"][0]
+    deadline = time.monotonic() + 15
+    while rig.client.responses.retrieve(follow_up).status != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    before = rig.server.stats()["total"]
+    ack = rig.deliver("response.completed", {"id": follow_up, "object": "response"})
+    assert (ack.status, ack.body["outcome"]) == (200, "done")
+    assert rig.server.stats()["total"] - before == 1  # the chain's end: one GET, no follow-up
