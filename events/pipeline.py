@@ -7,7 +7,10 @@ Webhooks signature over the raw bytes, parses the envelope and puts it in the st
     202 {"status": "accepted"}   new, durably queued (ack-then-process)
     200 {"status": "unhandled"}  verified, but no handler is registered for its type: nothing
                                  would be done with it, so nothing is stored (no durability,
-                                 no de-duplication: a redelivery is answered the same way)
+                                 no de-duplication: a redelivery is answered the same way);
+                                 ``"type_unrouted": true`` when no route of this server takes
+                                 any event of that type (no predicate routes), so a relay may
+                                 skip the type for a while (``HttpRelay(skip_unrouted_s=...)``)
     200 {"status": "processed"}  new and processed before replying (sync mode, serverless)
     200 {"status": "duplicate"}  this id was accepted before (sync mode: and its work is
                                  finished; a due retry runs now, else 503 until it is done)
@@ -129,7 +132,10 @@ class Pipeline:
         if not self.router.match(event):
             # Nothing would be done with it: acknowledged without a write (see module doc).
             log.debug("no handler for this event type; acknowledged, not stored", extra=ids)
-            return Ack(200, {"status": "unhandled", "id": msg_id}, event_id=msg_id)
+            answer: dict[str, Any] = {"status": "unhandled", "id": msg_id}
+            if self._routes_by_type_only():
+                answer["type_unrouted"] = True
+            return Ack(200, answer, event_id=msg_id)
         taker, lease = self._taker, None
         try:
             seen = self._seen_envelope(event, msg_id, ids)
@@ -162,6 +168,11 @@ class Pipeline:
         if lease is not None and (taker is None or not taker.take(lease, event)):
             lease.release(failed=False)  # the sweeper finds it
         return Ack(202, {"status": "accepted", "id": msg_id}, event_id=msg_id)
+
+    def _routes_by_type_only(self) -> bool:
+        """True when every route is a type pattern: an event that none takes means no event of
+        its type would be taken (a predicate route could take another one of the same type)."""
+        return all(route.predicate is None for route in self.router.routes())
 
     def _seen_envelope(self, event: Event, msg_id: str, ids: dict[str, str]) -> Ack | None:
         """The same envelope ``id`` under another ``webhook-id`` (a second relay, a bus that

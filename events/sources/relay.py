@@ -6,12 +6,20 @@ carries (Bolt's Socket Mode does the same with its ``build_headers()``).
   errors with backoff under the same ``webhook-id``.
 
 The webhook id is the event id, so a relay that sends one event twice is de-duplicated.
+
+``HttpRelay(skip_unrouted_s=S)`` stops sending an event type for ``S`` seconds after the
+server answered ``200 unhandled`` with ``"type_unrouted": true`` (no route of the server takes
+any event of that type), and answers those events itself with the same ``unhandled`` status
+(plus ``"skipped": true``). Such an event would not have been stored, so nothing is lost while
+the server's routes stay the same; a route added by a deploy gets its type's events at most
+``S`` seconds later. Off (0) by default.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import httpx2
@@ -56,6 +64,9 @@ class HttpRelay:
         attempts: tries per event on 5xx/connection errors.
         tracer: adds the current span's ``traceparent`` to each POST, so the server's spans
             join the relay's trace.
+        skip_unrouted_s: how long a type the server routes nowhere is answered here instead of
+            sent (see the module doc); 0 sends everything.
+        clock: monotonic seconds (injectable for tests).
     """
 
     def __init__(
@@ -66,14 +77,36 @@ class HttpRelay:
         client: httpx2.Client | None = None,
         attempts: int = 5,
         tracer: Tracer = NULL_TRACER,
+        skip_unrouted_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if skip_unrouted_s < 0:
+            raise ValueError(f"skip_unrouted_s must be >= 0, got {skip_unrouted_s}")
         self.tracer = tracer
+        self.skip_unrouted_s = skip_unrouted_s
+        self.clock = clock
+        self._unrouted: dict[str, float] = {}  # event type -> until (clock)
         self.url = url
         self.secret = secret
         self.client = client or httpx2.Client(timeout=15.0, trust_env=False)
         self.attempts = attempts
 
     def emit(self, event: Event) -> Ack:
+        if self.skip_unrouted_s:
+            until = self._unrouted.get(event.type)
+            if until is not None and self.clock() < until:
+                return Ack(200, {"status": "unhandled", "id": event.id, "skipped": True}, event.id)
+        ack = self._post(event)
+        if (
+            self.skip_unrouted_s
+            and ack.status == 200
+            and isinstance(ack.body, dict)
+            and ack.body.get("type_unrouted") is True
+        ):
+            self._unrouted[event.type] = self.clock() + self.skip_unrouted_s
+        return ack
+
+    def _post(self, event: Event) -> Ack:
         headers = sign_headers(self.secret, event.body, msg_id=event.id)
         self.tracer.inject(headers)
         delay = 0.2

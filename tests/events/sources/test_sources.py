@@ -330,3 +330,81 @@ class TestHttpRelay:
         ack = relay.emit(Event.create("thread.run.completed", {"id": "run_1"}))
         relay.close()
         assert ack.status == 503 and ack.body["error"]["code"] == "unreachable"
+
+
+class TestSkipUnrouted:
+    """``HttpRelay(skip_unrouted_s=...)``: a type the server routes nowhere is not sent again
+    for that long; everything the server routes still is."""
+
+    @staticmethod
+    def relay(url: str, secret: str, clock: FakeClock, posts: list[str]) -> HttpRelay:
+        def count(request: httpx2.Request) -> None:
+            posts.append(Event.parse(request.content).type)
+
+        client = httpx2.Client(timeout=15, trust_env=False, event_hooks={"request": [count]})
+        return HttpRelay(url, secret, client=client, skip_unrouted_s=60, clock=clock)
+
+    def test_unrouted_type_is_answered_by_the_relay_until_the_time_is_up(
+        self, standin: StandinServer, secret: str, serve_http: Any
+    ) -> None:
+        h = Harness(standin, secret)
+        clock, posts = FakeClock(), []
+        relay = self.relay(serve_http(h.app), secret, clock, posts)
+        created = [Event.create("thread.run.created", {"id": f"run_{i}"}) for i in range(3)]
+        first = relay.emit(created[0])
+        assert (first.status, first.body["status"], first.body["type_unrouted"]) == (
+            200,
+            "unhandled",
+            True,
+        )
+        second = relay.emit(created[1])
+        assert (second.status, dict(second.body)) == (
+            200,
+            {"status": "unhandled", "id": created[1].id, "skipped": True},
+        )
+        assert posts == ["thread.run.created"]
+        # a routed type is always sent, and a routed answer is not cached
+        queued = relay.emit(Event.create("thread.run.cancelled", {"id": "run_x"}))
+        assert queued.body["status"] != "unhandled"
+        clock.advance(61)
+        third = relay.emit(created[2])
+        assert "skipped" not in third.body
+        assert posts == ["thread.run.created", "thread.run.cancelled", "thread.run.created"]
+
+    def test_a_predicate_route_keeps_every_type_sent(
+        self, standin: StandinServer, secret: str, serve_http: Any
+    ) -> None:
+        h = Harness(standin, secret)
+        seen: list[str] = []
+
+        @h.app.on(lambda e: e.data.get("metadata", {}).get("team") == "a")
+        def team(event: Event, ctx: Any) -> None:
+            seen.append(event.object_id)
+
+        clock, posts = FakeClock(), []
+        relay = self.relay(serve_http(h.app), secret, clock, posts)
+        other = relay.emit(Event.create("thread.run.created", {"id": "run_1"}))
+        assert other.body["status"] == "unhandled" and "type_unrouted" not in other.body
+        mine = relay.emit(
+            Event.create("thread.run.created", {"id": "run_2", "metadata": {"team": "a"}})
+        )
+        assert mine.body["status"] == "processed"
+        assert posts == ["thread.run.created"] * 2 and seen == ["run_2"]
+
+    def test_a_streamed_run_completes_with_skipping_on(
+        self, standin: StandinServer, secret: str, serve_http: Any
+    ) -> None:
+        h = Harness(standin, secret, stream_continuation=True)
+        posts: list[str] = []
+        relay = self.relay(serve_http(h.app), secret, FakeClock(), posts)
+        for _ in range(2):
+            assistant, thread = h.start()
+            stream_run(h.client, relay, thread_id=thread, assistant_id=assistant)
+            assert h.result() == EXPECTED
+            h.calls.clear(), h.outcomes.clear(), h.done.clear()
+        assert posts.count("thread.run.requires_action") == 2
+        assert posts.count("thread.run.created") == 1  # the second run's was answered here
+
+    def test_negative_time_is_refused(self, secret: str) -> None:
+        with pytest.raises(ValueError, match="skip_unrouted_s"):
+            HttpRelay("http://127.0.0.1:9/events", secret, skip_unrouted_s=-1)
