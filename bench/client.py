@@ -8,7 +8,9 @@ terminal) until N runs were started, each with one instant tool call. PATH is on
 - ``polling``: the SDK's ``create_and_poll`` / ``submit_tool_outputs_and_poll`` (defaults);
 - ``stream``: the stream relay with the App in this process (``PipelineRelay``, memory store;
   ``--continuation``: outputs submitted through a stream relayed too);
-- ``webhook``: the stream relayed as signed POSTs to a runhook server (``HttpRelay``);
+- ``webhook``: the stream relayed as signed POSTs to a runhook server (``HttpRelay`` with
+  ``skip_unrouted_s=60``: the types the server routes nowhere are sent once, then answered by
+  the relay; ``--send-all`` sends every event);
 - ``poller``: the run put on the relay poller's watch list (a ``runhook poll`` process);
 - ``responses``: a background response; the stand-in's ``response.completed`` webhook goes to
   the runhook server, which creates the follow-up with the outputs.
@@ -82,6 +84,9 @@ def main() -> None:
     parser.add_argument(
         "--continuation", action="store_true", help="stream: submit through a relayed stream"
     )
+    parser.add_argument(
+        "--send-all", action="store_true", help="webhook: relay every event (no skip_unrouted_s)"
+    )
     args = parser.parse_args()
 
     from openai import OpenAI
@@ -130,7 +135,8 @@ def main() -> None:
             app.tool(apps.nap)
             relay = Counting(PipelineRelay(app.pipeline(), SECRET))
         else:
-            relay = Counting(HttpRelay(f"{args.server}/events", SECRET))
+            skip = 0.0 if args.send_all else 60.0
+            relay = Counting(HttpRelay(f"{args.server}/events", SECRET, skip_unrouted_s=skip))
 
         def run_one() -> str:
             ids: list[str] = []
