@@ -67,13 +67,8 @@ def handle_requires_action(event: Event, ctx: Context) -> None:
     pending = backend.from_event(event)
     if pending is None:
         ref = backend.ref(event)
-        known = ctx.fetched.get(ref.id)
-        pending_of = getattr(backend, "pending_of", None)
-        if known is not None and pending_of is not None:
-            pending = pending_of(known)  # the lifecycle handler retrieved it for this event
-        else:
-            pending = backend.load(ref)
-            ctx.fetched[ref.id] = pending.raw
+        pending = backend.load(ref)
+        ctx.fetched[ref.id] = pending.raw  # the lifecycle handler of this event reads it
     if not pending.waiting:
         # For a response, "completed without function calls" is the end of the chain; the
         # lifecycle handler records it.
