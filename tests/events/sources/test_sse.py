@@ -1,5 +1,5 @@
-"""The stream relay reads server-sent events off the wire (no SDK models): the decoder, the
-relaying of lines, and ``stream_run`` over HTTP against the stand-in and a server that sends an
+"""The stream relay reads server-sent events off the wire (no SDK models): the relaying of
+decoded events, and ``stream_run`` over HTTP against the stand-in and a server that sends an
 ``error`` event."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx2
 import openai
 import pytest
 from werkzeug.serving import make_server
@@ -16,8 +17,7 @@ from werkzeug.wrappers import Request, Response
 
 from runhook.events.envelope import Event
 from runhook.events.sources import Ack
-from runhook.events.sources.sse import iter_sse
-from runhook.events.sources.stream import relay_lines, stream_run
+from runhook.events.sources.stream import relay_sse, stream_run
 from runhook.standin import StandinServer
 
 
@@ -32,36 +32,11 @@ class Collect:
         return Ack(202, {"status": "accepted", "id": event.id}, event.id)
 
 
-class TestIterSse:
-    def test_splits_events_by_blank_lines(self) -> None:
-        lines = ["event: a", "data: 1", "", "event: b", "data: 2", ""]
-        assert list(iter_sse(lines)) == [("a", "1"), ("b", "2")]
-
-    def test_joins_data_lines_with_newlines(self) -> None:
-        assert list(iter_sse(["data: {", 'data:  "x": 1}', ""])) == [("message", '{\n "x": 1}')]
-
-    def test_one_space_after_the_colon_is_dropped_and_only_one(self) -> None:
-        assert list(iter_sse(["event:a", "data:x", "", "event:  b", "data:  y", ""])) == [
-            ("a", "x"),
-            (" b", " y"),
-        ]
-
-    def test_comments_unknown_fields_and_blocks_without_data_are_skipped(self) -> None:
-        lines = [": keep-alive", "", "id: 7", "retry: 10", "event: only-a-name", "", "data: z", ""]
-        assert list(iter_sse(lines)) == [("message", "z")]
-
-    def test_an_unfinished_block_at_the_end_is_dropped(self) -> None:
-        assert list(iter_sse(["event: a", "data: 1", "", "event: b", "data: 2"])) == [("a", "1")]
-
-    def test_a_field_without_a_colon_is_a_name_with_an_empty_value(self) -> None:
-        assert list(iter_sse(["data", "data", ""])) == [("message", "\n")]
+def _block(name: str, data: str) -> list[httpx2.ServerSentEvent]:
+    return [httpx2.ServerSentEvent(event=name, data=data)]
 
 
-def _block(name: str, data: str) -> list[str]:
-    return [f"event: {name}", f"data: {data}", ""]
-
-
-class TestRelayLines:
+class TestRelaySse:
     def test_relays_each_object_as_it_came_and_skips_deltas_unparsed(self) -> None:
         relay = Collect()
         run = '{"id":"run_1","object":"thread.run","status":"queued","extra":{"k":[1,2]}}'
@@ -72,7 +47,7 @@ class TestRelayLines:
             *_block("thread.message.created", '{"object":"thread.message"}'),  # no id
             *_block("done", "[DONE]"),
         ]
-        relay_lines(lines, relay)
+        relay_sse(lines, relay)
         assert [(e.type, dict(e.data)) for e in relay.events] == [
             (
                 "thread.run.queued",
@@ -82,40 +57,47 @@ class TestRelayLines:
 
     def test_deltas_are_relayed_when_asked_for(self) -> None:
         relay = Collect()
-        relay_lines(
+        relay_sse(
             _block("thread.message.delta", '{"id":"msg_1","delta":{}}'),
             relay,
             include_deltas=True,
         )
         assert [e.type for e in relay.events] == ["thread.message.delta"]
 
-    def test_nothing_after_done_is_relayed_but_the_lines_are_read_to_the_end(self) -> None:
+    def test_nothing_after_done_is_relayed_but_the_stream_is_read_to_the_end(self) -> None:
         relay = Collect()
-        read: list[str] = []
+        read: list[httpx2.ServerSentEvent] = []
 
-        def lines() -> Iterator[str]:
-            for line in [*_block("done", "[DONE]"), *_block("thread.run.queued", '{"id":"r"}')]:
-                read.append(line)
-                yield line
+        def events() -> Iterator[httpx2.ServerSentEvent]:
+            for sse in [*_block("done", "[DONE]"), *_block("thread.run.queued", '{"id":"r"}')]:
+                read.append(sse)
+                yield sse
 
-        relay_lines(lines(), relay)
-        assert relay.events == [] and len(read) == 6
+        relay_sse(events(), relay)
+        assert relay.events == [] and len(read) == 2
+
+    def test_an_event_without_data_is_skipped(self) -> None:
+        relay = Collect()
+        relay_sse(
+            [*_block("thread.run.queued", ""), *_block("thread.run.queued", '{"id":"r"}')], relay
+        )
+        assert [e.object_id for e in relay.events] == ["r"]
 
     def test_an_error_event_raises_the_sdks_api_error(self) -> None:
         body = '{"error":{"message":"The server had an error","type":"server_error"}}'
         with pytest.raises(openai.APIError, match="The server had an error") as caught:
-            relay_lines(
+            relay_sse(
                 [*_block("thread.run.queued", '{"id":"r"}'), *_block("error", body)], Collect()
             )
         assert caught.value.body == {"message": "The server had an error", "type": "server_error"}
 
     def test_an_error_without_a_message_still_raises(self) -> None:
         with pytest.raises(openai.APIError, match="An error occurred during streaming"):
-            relay_lines(_block("error", '{"error":{"code":"x"}}'), Collect())
+            relay_sse(_block("error", '{"error":{"code":"x"}}'), Collect())
 
     def test_data_that_is_not_json_raises(self) -> None:
         with pytest.raises(ValueError):
-            relay_lines(_block("thread.run.queued", "{nope"), Collect())
+            relay_sse(_block("thread.run.queued", "{nope"), Collect())
 
 
 class TestStreamRunOverHttp:
