@@ -221,25 +221,27 @@ def _batch(
     ready = client is not None  # a client started ahead has said "ready" already
     if client is None:
         client = _client(standin, path, server, runs, poll_db, continuation)
-    standin.reset()
     poller: Proc | None = None
-    if path == "poller":
-        poller = PollerProc(
-            {
-                "RUNHOOK_APP": "bench.apps:app",
-                "RUNHOOK_WEBHOOK_SECRET": SECRET,
-                "RUNHOOK_STORE": f"sqlite:///{poll_db}",
-                "OPENAI_API_KEY": "sk-standin",
-                "OPENAI_BASE_URL": standin.base_url,
-            }
-        )
     try:
         assert client.stdout is not None and client.stdin is not None
         if not ready and client.stdout.readline().strip() != "ready":
             raise RuntimeError(f"bench.client {path} did not start")
+        standin.reset()  # after the client's unmeasured runs
+        if path == "poller":
+            poller = PollerProc(
+                {
+                    "RUNHOOK_APP": "bench.apps:app",
+                    "RUNHOOK_WEBHOOK_SECRET": SECRET,
+                    "RUNHOOK_STORE": f"sqlite:///{poll_db}",
+                    "OPENAI_API_KEY": "sk-standin",
+                    "OPENAI_BASE_URL": standin.base_url,
+                }
+            )
         if poller is not None:
             time.sleep(0.5)
             quiesce([poller.pid], cap=20)
+        if server is not None:
+            quiesce(server.tree())  # the clients' unmeasured runs may have left it work
         # the process doing runhook's work (or the polling loop's) for this path
         where = {"webhook": "server", "responses": "server", "poller": "poller"}.get(path, "client")
         pids: dict[str, list[int]] = {"standin": [standin.pid], "client": [client.pid]}
