@@ -8,12 +8,12 @@ conversation continues (the pending function calls it answers are that response'
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, jsonify, request
 
+from runhook.standin.objects import clone
 from runhook.standin.state import ApiError, World, new_id
 
 
@@ -40,9 +40,9 @@ class Conversations:
             "metadata": body.get("metadata") or {},
         }
         with self.world.lock:
-            conv = Conversation(obj=obj, items=copy.deepcopy(list(body.get("items") or [])))
+            conv = Conversation(obj=obj, items=clone(list(body.get("items") or [])))
             self.items[cid] = conv
-            return copy.deepcopy(obj)
+            return clone(obj)
 
     def get(self, cid: str) -> Conversation:
         conv = self.items.get(cid)
@@ -63,11 +63,11 @@ def register_conversations(app: Flask, conversations: Conversations) -> None:
 
     @app.get("/v1/conversations/<cid>")
     def get_conversation(cid: str) -> Any:
-        return jsonify(copy.deepcopy(conversations.get(cid).obj))
+        return jsonify(clone(conversations.get(cid).obj))
 
     @app.get("/v1/conversations/<cid>/items")
     def conversation_items(cid: str) -> Any:
-        items = copy.deepcopy(conversations.get(cid).items)
+        items = clone(conversations.get(cid).items)
         return jsonify(
             {
                 "object": "list",

@@ -24,7 +24,6 @@ registered for that type, signed per Standard Webhooks, retried on non-2xx.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from flask import Flask, jsonify, request
 
 from runhook.standin.conversations import Conversations, register_conversations
 from runhook.standin.model import Plan, final_text, plan
+from runhook.standin.objects import clone
 from runhook.standin.responses_objects import (
     finish,
     function_call_item,
@@ -207,7 +207,7 @@ class Responses:
             if conv_id:
                 self.conversations.get(conv_id).latest = obj["id"]
             record = self.stats(obj["id"])
-            record["request"] = copy.deepcopy(body)
+            record["request"] = clone(body)
             record["transitions"].append([obj["status"], now])
             followed = cont or base
             if followed is not None:  # the benchmarks time a wait's answer from these
@@ -239,7 +239,7 @@ class Responses:
                         return
                     self.world.changed.wait(timeout=0.5)
                     self.tick(self.world.clock())
-                event = copy.deepcopy(log.events[index])
+                event = clone(log.events[index])
             index += 1
             yield event
 
@@ -270,7 +270,7 @@ class Responses:
                 state.obj["status"] = "cancelled"
                 state.next_at = None
                 self._webhook(state)
-            return copy.deepcopy(state.obj)
+            return clone(state.obj)
 
     def tick(self, now: float) -> float | None:
         nxt = None
@@ -326,8 +326,8 @@ class Responses:
         if isinstance(items, str):
             items = [{"type": "message", "role": "user", "content": items}]
         record = self.conversations.get(conv["id"]).items
-        record.extend(copy.deepcopy(list(items or [])))
-        record.extend(copy.deepcopy(state.obj["output"]))
+        record.extend(clone(list(items or [])))
+        record.extend(clone(state.obj["output"]))
 
     def _webhook(self, state: ResponseState) -> None:
         self.webhooks.publish(
@@ -357,7 +357,7 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
             cut = world.config.stream_drop_after
             return sse(frames(itertools.islice(events, cut) if cut is not None else events))
         with world.lock:  # the scheduler thread may be advancing it right now
-            return jsonify(copy.deepcopy(state.obj))
+            return jsonify(clone(state.obj))
 
     @app.post("/_standin/responses/wait")
     def wait_responses() -> Any:
@@ -381,7 +381,7 @@ def register_responses(app: Flask, world: World, webhooks: Webhooks | None = Non
             return sse(frames(responses.follow(rid, -1 if after is None else after)))
         state = responses.get(rid)
         with world.lock:  # the scheduler thread may be advancing it right now
-            return jsonify(copy.deepcopy(state.obj))
+            return jsonify(clone(state.obj))
 
     @app.post("/v1/responses/<rid>/cancel")
     def cancel_response(rid: str) -> Any:

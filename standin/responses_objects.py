@@ -5,9 +5,9 @@ the API fills them), ``usage`` appears once the model ran, ``user`` only when on
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from runhook.standin.objects import clone
 from runhook.standin.state import new_id
 
 USAGE = {
@@ -76,14 +76,14 @@ def response_object(
         "output": [],
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
         "previous_response_id": previous_response_id,
-        "prompt": copy.deepcopy(body.get("prompt")),
+        "prompt": clone(body.get("prompt")),
         "reasoning": _reasoning(body.get("reasoning")),
         "service_tier": _service_tier(body.get("service_tier")),
         "store": body.get("store") is not False,
         "temperature": 1.0 if body.get("temperature") is None else body["temperature"],
         "text": _text(body.get("text")),
-        "tool_choice": copy.deepcopy(body.get("tool_choice") or "auto"),
-        "tools": [_tool(t) for t in copy.deepcopy(body.get("tools") or [])],
+        "tool_choice": clone(body.get("tool_choice") or "auto"),
+        "tools": [_tool(t) for t in clone(body.get("tools") or [])],
         "top_logprobs": body.get("top_logprobs") or 0,
         "top_p": 1.0 if body.get("top_p") is None else body["top_p"],
         "truncation": body.get("truncation") or "disabled",
@@ -100,7 +100,7 @@ def response_object(
             **body["prompt_cache_options"],
         }
     if isinstance(body.get("access_programs"), dict):
-        obj["access_programs"] = copy.deepcopy(body["access_programs"])
+        obj["access_programs"] = clone(body["access_programs"])
     if isinstance(body.get("user"), str):
         obj["user"] = body["user"]
     return obj
@@ -154,6 +154,6 @@ def with_logprobs(item: dict[str, Any], request: dict[str, Any]) -> dict[str, An
 def finish(obj: dict[str, Any], status: str, at: float) -> None:
     """Mark ``obj`` as ended with ``status`` at ``at``; a model that ran reports usage."""
     obj["status"] = status
-    obj["usage"] = copy.deepcopy(USAGE)
+    obj["usage"] = clone(USAGE)
     if status == "completed":
         obj["completed_at"] = int(at)

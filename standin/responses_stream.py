@@ -10,9 +10,10 @@ one with ``GET /v1/responses/{id}?stream=true&starting_after=N``. No ``[DONE]`` 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
+
+from runhook.standin.objects import clone
 
 TERMINAL_EVENTS = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
@@ -28,11 +29,11 @@ class EventLog:
 
     def snapshot(self, type_: str, obj: dict[str, Any]) -> None:
         """A lifecycle event carrying the whole response as it is now."""
-        self.add(type_, response=copy.deepcopy(obj))
+        self.add(type_, response=clone(obj))
 
     def item(self, index: int, item: dict[str, Any]) -> None:
         """The events of one finished output item, added → deltas → done."""
-        added = copy.deepcopy(item)
+        added = clone(item)
         added["status"] = "in_progress"
         if item["type"] == "function_call":
             added["arguments"] = ""
@@ -54,8 +55,8 @@ class EventLog:
                 self.add("response.content_part.added", **ids, part=empty)
                 self.add("response.output_text.delta", **ids, delta=part["text"], logprobs=[])
                 self.add("response.output_text.done", **ids, text=part["text"], logprobs=[])
-                self.add("response.content_part.done", **ids, part=copy.deepcopy(part))
-        self.add("response.output_item.done", output_index=index, item=copy.deepcopy(item))
+                self.add("response.content_part.done", **ids, part=clone(part))
+        self.add("response.output_item.done", output_index=index, item=clone(item))
 
     def ended(self) -> bool:
         return bool(self.events) and self.events[-1]["type"] in TERMINAL_EVENTS

@@ -7,13 +7,12 @@ takes the lock; these methods only apply one transition at time ``at``.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 from runhook.standin.config import StandinConfig
 from runhook.standin.model import Plan, final_text
-from runhook.standin.objects import new_id
+from runhook.standin.objects import clone, new_id
 
 
 @dataclass
@@ -65,7 +64,7 @@ class RunSteps:
         status: bool = True,
         data: dict[str, Any] | None = None,
     ) -> None:
-        payload = copy.deepcopy(data if data is not None else run.obj)
+        payload = clone(data if data is not None else run.obj)
         run.events.append((name, payload))
         if status and data is None:
             stats = self.run_stats(run.obj["id"])

@@ -28,13 +28,13 @@ Choices where the real service is unsure (reference §8), each documented once h
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from runhook.standin.model import Plan, final_text, plan
+from runhook.standin.objects import clone
 from runhook.standin.state import ApiError, World, new_id
 from runhook.standin.webhooks import Webhooks
 
@@ -151,7 +151,7 @@ class Sessions:
 
     def emit(self, s: SessionState, kind: str, **payload: Any) -> None:
         """Append one event to the session's log and wake its streams."""
-        event = {"event_id": new_id("event_"), "type": kind, **copy.deepcopy(payload)}
+        event = {"event_id": new_id("event_"), "type": kind, **clone(payload)}
         s.log.append(event)
         self.world.changed.notify_all()
 

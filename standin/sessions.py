@@ -8,11 +8,11 @@ state machine, event stream and tool-result rules live in ``runhook.standin.sess
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
+from runhook.standin.objects import clone
 from runhook.standin.session_state import Sessions, input_messages
 from runhook.standin.state import ApiError, World, new_id
 from runhook.standin.webhooks import Webhooks
@@ -182,9 +182,9 @@ def register_sessions(app: Flask, world: World, webhooks: Webhooks) -> Sessions:
     def snapshot(body: dict[str, Any], now: int) -> dict[str, Any]:
         base: dict[str, Any] = {}
         if body.get("agent_id"):
-            base = copy.deepcopy(agent(str(body["agent_id"])))
+            base = clone(agent(str(body["agent_id"])))
         inline = body.get("agent") or {}
-        merged = {**base, **copy.deepcopy(inline)}
+        merged = {**base, **clone(inline)}
         if not base:
             merged = agent_object(merged, now)
         elif "tools" in inline:
@@ -245,13 +245,13 @@ def register_sessions(app: Flask, world: World, webhooks: Webhooks) -> Sessions:
         if request.args.get("agent_id"):
             found = [s for s in found if s["agent"]["id"] == request.args["agent_id"]]
         with world.lock:
-            return jsonify(_page(copy.deepcopy(found)))
+            return jsonify(_page(clone(found)))
 
     @bp.get("/sessions/<sid>")
     def get_session(sid: str) -> Any:
         s = sessions.get(sid)
         with world.lock:
-            return jsonify(copy.deepcopy(s.obj))
+            return jsonify(clone(s.obj))
 
     @bp.post("/sessions/<sid>")
     def update_session(sid: str) -> Any:
@@ -262,7 +262,7 @@ def register_sessions(app: Flask, world: World, webhooks: Webhooks) -> Sessions:
                 s.obj["metadata"] = body["metadata"] or {}
             for key, value in (body.get("agent") or {}).items():
                 s.obj["agent"][key] = _tools(value) if key == "tools" else value
-            return jsonify(copy.deepcopy(s.obj))
+            return jsonify(clone(s.obj))
 
     @bp.delete("/sessions/<sid>")
     def delete_session(sid: str) -> Any:
@@ -302,13 +302,13 @@ def register_sessions(app: Flask, world: World, webhooks: Webhooks) -> Sessions:
     def list_items(sid: str) -> Any:
         s = sessions.get(sid)
         with world.lock:
-            return jsonify(_page(copy.deepcopy(s.items)))
+            return jsonify(_page(clone(s.items)))
 
     @bp.get("/sessions/<sid>/turns")
     def list_turns(sid: str) -> Any:
         s = sessions.get(sid)
         with world.lock:
-            return jsonify(_page(copy.deepcopy([t.obj for t in s.turns])))
+            return jsonify(_page(clone([t.obj for t in s.turns])))
 
     @bp.get("/sessions/<sid>/turns/<tid>")
     def get_turn(sid: str, tid: str) -> Any:
@@ -317,7 +317,7 @@ def register_sessions(app: Flask, world: World, webhooks: Webhooks) -> Sessions:
         if turn is None:
             raise ApiError(404, f"No turn found with id '{tid}'.")
         with world.lock:
-            return jsonify(copy.deepcopy(turn.obj))
+            return jsonify(clone(turn.obj))
 
     @bp.get("/sessions/<sid>/turns/<tid>/items")
     def list_turn_items(sid: str, tid: str) -> Any:
@@ -325,7 +325,7 @@ def register_sessions(app: Flask, world: World, webhooks: Webhooks) -> Sessions:
         if s.turn(tid) is None:
             raise ApiError(404, f"No turn found with id '{tid}'.")
         with world.lock:
-            return jsonify(_page(copy.deepcopy([i for i in s.items if i["turn_id"] == tid])))
+            return jsonify(_page(clone([i for i in s.items if i["turn_id"] == tid])))
 
     @app.post("/_standin/sessions/<sid>/drop_streams")
     def drop_streams(sid: str) -> Any:
