@@ -49,6 +49,7 @@ from runhook.events.watchlist import watch_follow_up
 from runhook.lifecycle import router as lifecycle_router
 from runhook.requires_action import router as requires_action_router
 from runhook.tools.fetch_url import register_fetch_url
+from runhook.tools.pool import ToolPool
 from runhook.tools.registry import ToolRegistry
 from runhook.tracing import traced_handler
 
@@ -70,7 +71,8 @@ class App(Router):
         store: the store; opened from ``settings.store_url`` on first use when omitted.
         openai: the OpenAI client; built from ``settings`` on first use when omitted.
         backends: ``{"assistants": …, "responses": …}``; built from ``openai`` when omitted.
-        executor: runs tool calls; a bounded thread pool per requires_action when omitted.
+        executor: runs tool calls; a ``ToolPool`` (threads shared by every wait, a new one
+            whenever none is idle) when omitted.
         tools: the tool registry; a new one when omitted.
         clock: unix seconds, injectable for tests.
         include_defaults: attach the built-in requires_action and lifecycle handlers.
@@ -94,7 +96,7 @@ class App(Router):
         super().__init__()
         self.settings = settings if settings is not None else Settings.from_env()
         self.tools = tools if tools is not None else ToolRegistry()
-        self.executor = executor
+        self.executor: Executor = executor if executor is not None else ToolPool()
         self.clock = clock
         self._store = store
         self._openai = openai

@@ -40,7 +40,7 @@ class Context:
         store: the store (claims, records).
         tools: the registered tools.
         clock: unix seconds (injectable).
-        executor: runs tool calls; None for a bounded pool per wait.
+        executor: runs tool calls (the App's ``ToolPool``); None for a bounded pool per wait.
         outcome_hooks: called once when a run ends, in order.
         observability: the process's metrics, tracing and timeline hooks.
         backend_for: the backend of an API (``assistants``, ``responses``, ``sessions``).

@@ -1,7 +1,9 @@
 """Run one wait's tool calls: concurrently, bounded, and never hanging.
 
-All calls start at once on a thread pool capped at ``tool_concurrency`` (``async def`` tools
-run with ``asyncio.run`` inside their thread). Each call gets ``min(tool timeout, time left
+All calls start at once, at most ``tool_concurrency`` of one wait running at a time, on the
+App's tool pool (``runhook.tools.pool.ToolPool``: threads shared by every wait, a new one
+whenever none is idle) or on a thread pool of the wait's own when none is given (``async def``
+tools run with ``asyncio.run`` inside their thread). Each call gets ``min(tool timeout, time left
 before the run's deadline)``. Whatever happens, every call yields an output string:
 
 - the tool's return value (``str`` as is; anything else as JSON);
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -62,7 +65,15 @@ def _invoke(tool: Tool, kwargs: dict[str, Any]) -> Any:
     return tool.fn(**kwargs)
 
 
-def _invoke_observed(scope: ToolScope, tool: Tool, kwargs: dict[str, Any]) -> Any:
+def _invoke_observed(
+    scope: ToolScope,
+    tool: Tool,
+    kwargs: dict[str, Any],
+    gate: threading.BoundedSemaphore | None = None,
+) -> Any:
+    if gate is not None:
+        with gate:
+            return _invoke_observed(scope, tool, kwargs)
     scope.begin()
     try:
         result = _invoke(tool, kwargs)
@@ -117,8 +128,9 @@ def run_calls(
         registry: where tools are looked up.
         deadline: unix seconds by which every output must exist (run deadline), or None.
         timeout_s: default per-call timeout (a tool's own ``timeout_s`` wins).
-        concurrency: threads at most (ignored when ``executor`` is given).
-        executor: run on this executor instead of a fresh bounded pool.
+        concurrency: calls of this wait running at once, at most (on ``executor`` too: the
+            others wait for a turn, their time counting against their timeouts).
+        executor: run on this executor (the App's tool pool) instead of a fresh bounded pool.
         clock: unix seconds.
         observer: the run's hooks: a span, a metric and a timeline entry per call.
     """
@@ -128,6 +140,9 @@ def run_calls(
     pool = executor or ThreadPoolExecutor(
         max_workers=max(1, min(concurrency, len(calls))), thread_name_prefix="runhook-tool"
     )
+    gate = None
+    if not own_pool and len(calls) > concurrency:
+        gate = threading.BoundedSemaphore(max(1, concurrency))
     try:
         now = clock()
         for call in calls:
@@ -144,7 +159,7 @@ def run_calls(
             if deadline is not None:
                 limit = min(limit, deadline)
             scope = observer.tool(tool.name, call.id)
-            future = pool.submit(_invoke_observed, scope, tool, kwargs)
+            future = pool.submit(_invoke_observed, scope, tool, kwargs, gate)
             started.append((call, tool, future, limit, limit - now, scope))
         for call, tool, future, limit, budget, scope in started:
             outputs[call.id] = _collect(call, tool, future, limit, budget, clock)

@@ -12,6 +12,7 @@ import pytest
 
 from runhook.backends.base import ToolCall, ToolOutput
 from runhook.events.errors import SetupError
+from runhook.tools.pool import ToolPool
 from runhook.tools.registry import ToolRegistry
 from runhook.tools.runner import fit_limits, run_calls
 
@@ -113,8 +114,10 @@ class TestRunner:
         assert error["type"] == "invalid_arguments"
         assert error["message"] == "place.city: expected a string, got int"
 
-    def test_concurrency_cap(self) -> None:
-        """With a cap of 2, at most two calls run at once."""
+    @pytest.mark.parametrize("shared", [False, True], ids=["own pool", "tool pool"])
+    def test_concurrency_cap(self, shared: bool) -> None:
+        """With a cap of 2, at most two calls run at once, on a pool of the wait's own and on
+        the shared tool pool (which would start a thread for each)."""
         running, peak, lock = [0], [0], threading.Lock()
         barrier = threading.Barrier(2, timeout=5)
 
@@ -134,6 +137,7 @@ class TestRunner:
             registry,
             deadline=None,
             concurrency=2,
+            executor=ToolPool() if shared else None,
         )
         assert [o.output for o in outs] == ["0", "1", "2", "3"]
         assert peak[0] == 2
