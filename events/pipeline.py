@@ -138,15 +138,19 @@ class Pipeline:
             return Ack(200, answer, event_id=msg_id)
         taker, lease = self._taker, None
         try:
-            seen = self._seen_envelope(event, msg_id, ids)
+            # The usual delivery (webhook-id = envelope id) checks for an alias left by a
+            # delivery of the same envelope under another webhook-id within its insert; only
+            # when one exists does it look further (see _seen_envelope).
+            unless = keys.envelope_key(event.id) if msg_id == event.id else None
+            seen = None if unless else self._seen_envelope(event, msg_id, ids)
             if seen is not None:
                 return seen
-            if self.settings.sync or (taker is not None and taker.has_room()):
-                result, lease = self.store.enqueue_held(
-                    key, event.body, queue=keys.INBOX_QUEUE, lease_s=self.settings.claim_lease_s
-                )
-            else:
-                result = self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE)
+            result, lease = self._enqueue(key, event, taker, unless)
+            if result is Enqueued.SHADOWED:
+                seen = self._seen_envelope(event, msg_id, ids)
+                if seen is not None:
+                    return seen
+                result, lease = self._enqueue(key, event, taker, None)
         except StoreError as exc:
             log.error("store unavailable, delivery not accepted", extra=ids)
             return Ack.store_unavailable(exc)
@@ -169,6 +173,20 @@ class Pipeline:
             lease.release(failed=False)  # the sweeper finds it
         return Ack(202, {"status": "accepted", "id": msg_id}, event_id=msg_id)
 
+    def _enqueue(
+        self, key: str, event: Event, taker: Taker | None, unless: str | None
+    ) -> tuple[Enqueued, Lease | None]:
+        """Into the inbox: held by this process when its worker has room (or in sync mode)."""
+        if self.settings.sync or (taker is not None and taker.has_room()):
+            return self.store.enqueue_held(
+                key,
+                event.body,
+                queue=keys.INBOX_QUEUE,
+                lease_s=self.settings.claim_lease_s,
+                unless=unless,
+            )
+        return self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE, unless=unless), None
+
     def _routes_by_type_only(self) -> bool:
         """True when every route is a type pattern: an event that none takes means no event of
         its type would be taken (a predicate route could take another one of the same type)."""
@@ -179,8 +197,9 @@ class Pipeline:
         resends): a duplicate when the body is the same, a 409 when it differs.
 
         A delivery whose ``webhook-id`` differs from its envelope id leaves an alias record
-        (``env:<id>`` holding that ``webhook-id``); every delivery looks for the alias, and
-        for the inbox entry of a delivery that used the envelope id as its ``webhook-id``.
+        (``env:<id>`` holding that ``webhook-id``) and looks for the inbox entry of a delivery
+        that used the envelope id as its ``webhook-id``; one that used it looks for the alias,
+        within its insert (``enqueue(unless=alias)``), and comes here only when it exists.
 
         Returns None when the delivery should be enqueued as usual: a new envelope, a plain
         redelivery under the same ``webhook-id`` (the inbox itself answers that), or one whose

@@ -5,8 +5,8 @@ In the style of Powertools' ``BasePersistenceLayer``: the public methods hold ev
 only the primitives, each of which must be atomic:
 
 - ``_get(key)``: the record or None;
-- ``_put_if_absent(record, durable=True)``: insert unless any record (even an expired one) has
-  the key;
+- ``_put_if_absent(record, durable=True, unless=None)``: insert unless any record (even an
+  expired one) has the key (False) or, given ``unless``, has that key (None);
 - ``_compare_and_set(key, token, record, durable=True)``: replace the record whose token is
   ``token``;
 - ``_delete(key, token, durable=True)``: delete the record whose token is ``token``;
@@ -83,13 +83,18 @@ class Store(ABC):
         queue: str,
         delay_s: float = 0.0,
         payload_hash: str | None = None,
+        unless: str | None = None,
     ) -> Enqueued:
         """Put ``payload`` on ``queue`` under ``key`` unless the key is already known.
+
+        ``unless``: write nothing when a record (even an expired one) has this key, in the
+        same atomic step (the pipeline's check for an envelope alias rides on the insert
+        instead of costing a read of its own).
 
         Returns:
             ``NEW`` when stored; ``DUPLICATE`` when the key exists (pending, in progress or
             completed and not yet forgotten) with the same payload hash; ``CONFLICT`` when it
-            exists with a different one.
+            exists with a different one; ``SHADOWED`` when ``unless`` exists.
         """
         now = self.clock()
         record = Record(
@@ -101,12 +106,13 @@ class Store(ABC):
             payload=payload,
             payload_hash=payload_hash or hash_payload(payload),
         )
-        return self._insert(record, now)
+        return self._insert(record, now, unless=unless)
 
     def enqueue_held(
-        self, key: str, payload: bytes, *, queue: str, lease_s: float
+        self, key: str, payload: bytes, *, queue: str, lease_s: float, unless: str | None = None
     ) -> tuple[Enqueued, Lease | None]:
-        """``enqueue``, already claimed by the caller: one durable write instead of two.
+        """``enqueue``, already claimed by the caller: one durable write instead of two
+        (``unless`` as for ``enqueue``).
 
         The entry is stored in progress (first attempt) under a ``Lease`` that renews itself;
         if the caller dies, the lease lapses and any worker's sweep takes the entry over, as
@@ -125,14 +131,17 @@ class Store(ABC):
             payload_hash=hash_payload(payload),
             attempts=1,
         )
-        result = self._insert(record, now)
+        result = self._insert(record, now, unless=unless)
         if result is not Enqueued.NEW:
             return result, None
         return result, Lease(self, self._claim_of(record), lease_s, self._renewer())
 
-    def _insert(self, record: Record, now: float) -> Enqueued:
+    def _insert(self, record: Record, now: float, *, unless: str | None = None) -> Enqueued:
         for _ in range(self._RACE_RETRIES):
-            if self._put_if_absent(record):
+            put = self._put_if_absent(record, unless=unless)
+            if put is None:
+                return Enqueued.SHADOWED
+            if put:
                 return Enqueued.NEW
             existing = self._get(record.key)
             if existing is None:
@@ -483,7 +492,9 @@ class Store(ABC):
     def _get(self, key: str) -> Record | None: ...
 
     @abstractmethod
-    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool: ...
+    def _put_if_absent(
+        self, record: Record, *, durable: bool = True, unless: str | None = None
+    ) -> bool | None: ...
 
     @abstractmethod
     def _compare_and_set(

@@ -22,8 +22,12 @@ class MemoryStore(Store):
         with self._lock:
             return self._records.get(key)
 
-    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool:
+    def _put_if_absent(
+        self, record: Record, *, durable: bool = True, unless: str | None = None
+    ) -> bool | None:
         with self._lock:
+            if unless is not None and unless in self._records:
+                return None
             if record.key in self._records:
                 return False
             self._records[record.key] = record

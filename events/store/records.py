@@ -24,6 +24,8 @@ class Enqueued(enum.StrEnum):
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
     """The key exists with a different payload hash."""
+    SHADOWED = "shadowed"
+    """The ``unless`` key exists: nothing was written (``Store.enqueue(unless=…)``)."""
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,16 @@ return 1
 """
 )
 
+_PUT_UNLESS = (
+    _LUA_HELPERS
+    + """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+write(KEYS[1], 3)
+return 1
+"""
+)
+
 _COMPARE_AND_SET = (
     _LUA_HELPERS
     + """
@@ -182,6 +192,7 @@ class RedisStore(Store):
         self._client: redis.Redis = client
         self._where = _describe(client.get_connection_kwargs())
         self._put_script: Script = client.register_script(_PUT_IF_ABSENT)
+        self._put_unless_script: Script = client.register_script(_PUT_UNLESS)
         self._cas_script: Script = client.register_script(_COMPARE_AND_SET)
         self._delete_script: Script = client.register_script(_DELETE)
         self._scan_script: Script = client.register_script(_SCAN_DUE)
@@ -216,10 +227,16 @@ class RedisStore(Store):
             fields = cast("dict[bytes, bytes]", self._client.hgetall(self.record_key(key)))
         return _record(key, fields) if fields else None
 
-    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool:
+    def _put_if_absent(
+        self, record: Record, *, durable: bool = True, unless: str | None = None
+    ) -> bool | None:
         args = [self.prefix, record.key, *self._write_args(record)]
         with self._errors("insert"):
-            return bool(self._put_script(keys=[self.record_key(record.key)], args=args))
+            if unless is None:
+                return bool(self._put_script(keys=[self.record_key(record.key)], args=args))
+            keys = [self.record_key(record.key), self.record_key(unless)]
+            answer = int(self._put_unless_script(keys=keys, args=args))
+        return None if answer == 2 else bool(answer)
 
     def _compare_and_set(
         self, key: str, token: str, record: Record, *, durable: bool = True

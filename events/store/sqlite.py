@@ -88,6 +88,10 @@ _COLUMNS = (
 )
 _GET = f"SELECT {_COLUMNS} FROM records WHERE key = ?"
 _PUT = f"INSERT INTO records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+_PUT_UNLESS = (
+    f"INSERT INTO records ({_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+    "WHERE NOT EXISTS (SELECT 1 FROM records WHERE key = ?) ON CONFLICT (key) DO NOTHING"
+)
 _CAS = (
     "UPDATE records SET status = ?, token = ?, lease_until = ?, expires_at = ?, queue = ?, "
     "payload = ?, payload_hash = ?, attempts = ?, outcome = ? WHERE key = ? AND token = ?"
@@ -222,9 +226,16 @@ class SQLiteStore(Store):
             row = self._retrying(lambda: conn.execute(_GET, (key,))).fetchone()
         return None if row is None else _record(row)
 
-    def _put_if_absent(self, record: Record, *, durable: bool = True) -> bool:
+    def _put_if_absent(
+        self, record: Record, *, durable: bool = True, unless: str | None = None
+    ) -> bool | None:
         with self._errors("insert"):
-            inserted = self._write(_PUT, _row(record), durable=durable) == 1
+            if unless is None:
+                inserted = self._write(_PUT, _row(record), durable=durable) == 1
+            else:
+                inserted = self._write(_PUT_UNLESS, (*_row(record), unless), durable=durable) == 1
+                if not inserted and self._get(unless) is not None:
+                    return None  # which of the two keys stopped it: asked only when one did
         self._maybe_purge()
         return inserted
 

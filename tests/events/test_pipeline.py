@@ -9,7 +9,7 @@ from typing import Any
 
 from runhook.app import App
 from runhook.events.errors import RetryLater
-from runhook.events.keys import event_key
+from runhook.events.keys import envelope_key, event_key, payload_hash
 from runhook.events.pipeline import retry_delay
 from runhook.events.testing import make_event, signed_delivery
 from tests.plugins.events import Recorder
@@ -165,6 +165,21 @@ class TestEnvelopeIds:
         assert pipeline.accept(signed_delivery(event, secret)).status == 202
         again = pipeline.accept(signed_delivery(event, secret, msg_id="wh_9"))
         assert (again.status, again.body["status"]) == (200, "duplicate")
+
+    def test_an_alias_whose_first_delivery_never_reached_the_inbox_does_not_block(
+        self, make_app: Build, secret: str
+    ) -> None:
+        """A crash between a delivery's alias and its inbox entry leaves the alias alone: the
+        envelope relayed under its own id later is accepted, not answered as a duplicate."""
+        app, recorder = make_app()
+        pipeline = app.pipeline()
+        event = make_event("job.orphan")
+        app.store.remember(
+            envelope_key(event.id), b"wh_lost", ttl_s=3600, payload_hash=payload_hash(event.body)
+        )
+        relayed = pipeline.accept(signed_delivery(event, secret))
+        assert (relayed.status, relayed.body["status"]) == (202, "accepted")
+        assert pipeline.due() == [event_key(event.id)]
 
     def test_a_reused_envelope_id_with_another_body_is_409(
         self, make_app: Build, secret: str

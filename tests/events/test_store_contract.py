@@ -82,6 +82,33 @@ class TestEnqueue:
         assert any_store.due("inbox") == ["evt:1"]
 
 
+class TestEnqueueUnless:
+    def test_nothing_is_written_when_the_other_key_exists(self, any_store: Store) -> None:
+        """``unless`` names a key whose record, if any, stops the insert in the same step."""
+        any_store.remember("env:1", b"wh_1", ttl_s=TTL_S, payload_hash="h")
+        assert any_store.enqueue("evt:1", b"body", queue="inbox", unless="env:1") is (
+            Enqueued.SHADOWED
+        )
+        assert any_store.get("evt:1") is None
+        result, lease = any_store.enqueue_held(
+            "evt:1", b"body", queue="inbox", lease_s=LEASE_S, unless="env:1"
+        )
+        assert (result, lease) == (Enqueued.SHADOWED, None) and any_store.get("evt:1") is None
+
+    def test_written_as_usual_when_it_does_not(self, any_store: Store) -> None:
+        assert any_store.enqueue("evt:1", b"body", queue="inbox", unless="env:1") is Enqueued.NEW
+        assert any_store.enqueue("evt:1", b"body", queue="inbox", unless="env:1") is (
+            Enqueued.DUPLICATE
+        )
+        assert any_store.enqueue("evt:1", b"other", queue="inbox", unless="env:1") is (
+            Enqueued.CONFLICT
+        )
+        result, lease = any_store.enqueue_held(
+            "evt:2", b"body", queue="inbox", lease_s=LEASE_S, unless="env:2"
+        )
+        assert result is Enqueued.NEW and lease is not None and lease.complete(TTL_S)
+
+
 class TestEnqueueHeld:
     def test_stored_in_progress_and_held(self, any_store: Store, store_clock: FakeClock) -> None:
         """An entry enqueued held is one record in progress under the caller's lease: not
