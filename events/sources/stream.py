@@ -140,6 +140,19 @@ def relay_sse(
             _relay(relay, Event.create(name, obj), on_relayed)
 
 
+def _relay_response(
+    response: Any, relay: Relay, on_relayed: Callable[[Event, Any], None] | None
+) -> None:
+    """Relay the events of an SDK streaming response (``with_streaming_response``) off its
+    wire, with no bound on one event's size (as the SDK's own stream)."""
+    relay_sse(
+        httpx2.EventSource(response.http_response, max_event_size=None),
+        relay,
+        request=response.http_request,
+        on_relayed=on_relayed,
+    )
+
+
 def stream_run(
     client: OpenAI,
     relay: Relay,
@@ -158,12 +171,7 @@ def stream_run(
     with client.beta.threads.runs.with_streaming_response.create(
         thread_id=thread_id, assistant_id=assistant_id, stream=True, **run
     ) as response:
-        relay_sse(
-            httpx2.EventSource(response.http_response, max_event_size=None),
-            relay,
-            request=response.http_request,
-            on_relayed=on_relayed,
-        )
+        _relay_response(response, relay, on_relayed)
 
 
 def submit_and_relay(
@@ -187,12 +195,7 @@ def submit_and_relay(
         tool_outputs=list(tool_outputs),  # type: ignore[arg-type]
         stream=True,
     ) as response:
-        relay_sse(
-            httpx2.EventSource(response.http_response, max_event_size=None),
-            relay,
-            request=response.http_request,
-            on_relayed=on_relayed,
-        )
+        _relay_response(response, relay, on_relayed)
 
 
 def continuations(relay: Relay) -> dict[str, Callable[..., Any]]:
