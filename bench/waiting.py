@@ -1,10 +1,10 @@
 """The scale benchmark's client, in its own process: many runs waiting at once.
 
 ``python -m bench.waiting STANDIN_URL SERVER_URL N [WARM]``: creates N + WARM runs that each
-ask for one 200 ms tool and waits until all are in ``requires_action`` (setup). It then POSTs
-the first WARM runs' signed ``thread.run.requires_action`` events and waits (in the stand-in)
-until they are answered (every event is signed before that), so every layer of both workers has run a real wait (the SDK's
-resources imported, the tool pool's threads made) before anything is measured. It prints
+ask for one 200 ms tool and waits until all are in ``requires_action`` (setup), then signs
+every run's ``thread.run.requires_action`` event. It POSTs the first WARM events and waits (in
+the stand-in) until they are answered, so every layer of both workers has run a real wait (the
+SDK's resources imported, the tool pool's threads made) before anything is measured. It prints
 ``ready``, waits for a line on stdin, then POSTs the other N runs' events to the server's
 ``/events`` from 16 threads and prints ``{"sent_at": unix_s, "posted_s": s, "statuses":
 {...}, "runs": [...], "cpu_s": s}`` (``cpu_s``: this process's CPU while posting).
