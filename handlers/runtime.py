@@ -223,7 +223,7 @@ WARM_EVENTS: tuple[tuple[str, dict[str, Any]], ...] = (
 def warm_models() -> None:
     """Construct each of ``WARM_EVENTS`` as its SDK model once, at boot.
 
-    The SDK builds a model type's validation schema the first time one is constructed: 70-90
+    The SDK builds a model type's validation schema the first time one is constructed: 75-105
     ms of CPU for a ``Response`` on this machine, which each worker's first Responses webhook
     paid (a fresh server's first ten chains took 64 ms of worker CPU each, later ones 13-17).
     """
