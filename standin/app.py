@@ -31,6 +31,9 @@ from runhook.standin.wire import sse as sse
 def create_app(world: World) -> Flask:
     """The stand-in's Flask app over ``world``."""
     app = Flask("runhook-standin")
+    # Fields in the order the objects hold them, as the API answers them (Flask sorts by
+    # default, which costs about 15% of encoding a run).
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     register_errors(app)
     register_gate(app, world)
     register_assistants(app, world)

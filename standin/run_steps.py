@@ -1,5 +1,5 @@
 """The Assistants run state machine's transitions: start, think, ask for tools, complete,
-expire, cancel; each appends ``(event_name, object)`` to the run's event log.
+expire, cancel; each appends ``(event_name, object's JSON text)`` to the run's event log.
 
 ``World`` (``runhook.standin.state``) decides when a transition is due (``advance``) and
 takes the lock; these methods only apply one transition at time ``at``.
@@ -7,12 +7,13 @@ takes the lock; these methods only apply one transition at time ``at``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from runhook.standin.config import StandinConfig
 from runhook.standin.model import Plan, final_text
-from runhook.standin.objects import clone, new_id
+from runhook.standin.objects import new_id
 
 
 @dataclass
@@ -23,7 +24,8 @@ class RunState:
     plan: Plan
     round: int = 0
     answered: list[tuple[str, str]] = field(default_factory=list)
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: (event name, its data as compact JSON text, frozen at the moment it happened)
+    events: list[tuple[str, str]] = field(default_factory=list)
     next_at: float | None = None
     next_step: str | None = None
     tool_step: dict[str, Any] | None = None
@@ -64,7 +66,8 @@ class RunSteps:
         status: bool = True,
         data: dict[str, Any] | None = None,
     ) -> None:
-        payload = clone(data if data is not None else run.obj)
+        # the JSON text, not a copy: the stream writes it as is (one encode, no decode)
+        payload = json.dumps(data if data is not None else run.obj, separators=(",", ":"))
         run.events.append((name, payload))
         if status and data is None:
             stats = self.run_stats(run.obj["id"])

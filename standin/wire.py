@@ -90,7 +90,8 @@ def page(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def sse(events: Iterator[tuple[str, Any]]) -> Response:
-    """An SSE response over ``(event, data)`` pairs."""
+    """An SSE response over ``(event, data)`` pairs; ``data`` is an object, or JSON text (or
+    ``[DONE]``) written as is."""
 
     def frames() -> Iterator[str]:
         for name, data in events:
