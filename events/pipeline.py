@@ -21,6 +21,13 @@ Webhooks signature over the raw bytes, parses the envelope and puts it in the st
 A new event is stored already claimed (``Store.enqueue_held``) when this process's worker has
 room, and handed to it parsed, so accept-to-processed costs one durable write and one parse.
 
+Sync mode (serverless, buses, the relay poller) answers only after the work, so what keeps an
+event safe until then is its sender, which delivers again when it gets no answer or a 5xx: the
+insert there is written like a claim (visible to every process at once, surviving a crash of
+this one, synced by the next durable write such as a wait's checkpoint), not synced on its own.
+An OS crash or power loss can undo it as it can a completion: a redelivery then runs the event
+again, and a wait's synced checkpoint keeps its tools from running twice.
+
 ``process`` claims an inbox entry (a lease, so a crashed worker's entry is taken over by
 another), routes the event to its handlers, and completes the entry; a handler that raises
 releases it for a retry with capped, jittered backoff, up to ``max_attempts`` failures (a retry
@@ -176,7 +183,10 @@ class Pipeline:
     def _enqueue(
         self, key: str, event: Event, taker: Taker | None, unless: str | None
     ) -> tuple[Enqueued, Lease | None]:
-        """Into the inbox: held by this process when its worker has room (or in sync mode)."""
+        """Into the inbox: held by this process when its worker has room (or in sync mode).
+
+        In sync mode the insert is not synced on its own: the answer comes after the work, so
+        the sender still holds the event until then (see the module docstring)."""
         if self.settings.sync or (taker is not None and taker.has_room()):
             return self.store.enqueue_held(
                 key,
@@ -184,6 +194,7 @@ class Pipeline:
                 queue=keys.INBOX_QUEUE,
                 lease_s=self.settings.claim_lease_s,
                 unless=unless,
+                durable=not self.settings.sync,
             )
         return self.store.enqueue(key, event.body, queue=keys.INBOX_QUEUE, unless=unless), None
 

@@ -21,7 +21,10 @@ records that are not work (``put_note``: a delivery's trace context, ``trace:…
 timeline, queue ``timeline``), each forgotten after its TTL.
 
 Durability: an accepted event, a checkpoint, a parked or requeued entry and a remembered id
-are written ``durable`` (SQLite: synced to disk before the call returns). Claims, renewals,
+are written ``durable`` (SQLite: synced to disk before the call returns). An event accepted in
+sync mode is the exception: it is processed before its sender gets an answer, and a sender that
+gets none delivers it again, so its insert is written like a claim (below); a wait's checkpoint,
+synced, syncs it too. Claims, renewals,
 completions, releases, deletions and notes are written with ``durable=False``: every other process
 sees them at once (which is what keeps two workers apart), they survive a crash of the
 process, and the next durable write (any accepted event) syncs them too; an OS crash or power
@@ -109,7 +112,14 @@ class Store(ABC):
         return self._insert(record, now, unless=unless)
 
     def enqueue_held(
-        self, key: str, payload: bytes, *, queue: str, lease_s: float, unless: str | None = None
+        self,
+        key: str,
+        payload: bytes,
+        *,
+        queue: str,
+        lease_s: float,
+        unless: str | None = None,
+        durable: bool = True,
     ) -> tuple[Enqueued, Lease | None]:
         """``enqueue``, already claimed by the caller: one durable write instead of two
         (``unless`` as for ``enqueue``).
@@ -117,6 +127,10 @@ class Store(ABC):
         The entry is stored in progress (first attempt) under a ``Lease`` that renews itself;
         if the caller dies, the lease lapses and any worker's sweep takes the entry over, as
         for any claimed entry. The lease is None unless the result is ``NEW``.
+
+        ``durable=False`` is for a caller that processes the entry before it answers its
+        sender (sync mode): the sender keeps the event until that answer, so the insert need
+        not be synced on its own (see the module docstring).
         """
         from runhook.events.store.lease import Lease
 
@@ -131,14 +145,16 @@ class Store(ABC):
             payload_hash=hash_payload(payload),
             attempts=1,
         )
-        result = self._insert(record, now, unless=unless)
+        result = self._insert(record, now, unless=unless, durable=durable)
         if result is not Enqueued.NEW:
             return result, None
         return result, Lease(self, self._claim_of(record), lease_s, self._renewer())
 
-    def _insert(self, record: Record, now: float, *, unless: str | None = None) -> Enqueued:
+    def _insert(
+        self, record: Record, now: float, *, unless: str | None = None, durable: bool = True
+    ) -> Enqueued:
         for _ in range(self._RACE_RETRIES):
-            put = self._put_if_absent(record, unless=unless)
+            put = self._put_if_absent(record, durable=durable, unless=unless)
             if put is None:
                 return Enqueued.SHADOWED
             if put:
@@ -147,7 +163,7 @@ class Store(ABC):
             if existing is None:
                 continue
             if existing.expired(now):
-                if self._compare_and_set(record.key, existing.token, record):
+                if self._compare_and_set(record.key, existing.token, record, durable=durable):
                     return Enqueued.NEW
                 continue
             if existing.payload_hash and existing.payload_hash != record.payload_hash:

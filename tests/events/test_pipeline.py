@@ -3,15 +3,23 @@ asked-for retries are not failures; envelope ids de-duplicate across webhook-ids
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runhook.app import App
+from runhook.events.config import Settings
 from runhook.events.errors import RetryLater
 from runhook.events.keys import envelope_key, event_key, payload_hash
 from runhook.events.pipeline import retry_delay
+from runhook.events.store.records import Record
+from runhook.events.store.sqlite import SQLiteStore
 from runhook.events.testing import make_event, signed_delivery
+from runhook.events.worker import Worker
 from tests.plugins.events import Recorder
 
 Build = Callable[..., tuple[App, Recorder]]
@@ -195,3 +203,57 @@ class TestEnvelopeIds:
         assert (conflict.status, conflict.body["error"]["code"]) == (409, "payload_conflict")
         relayed = pipeline.accept(signed_delivery(other, secret))
         assert relayed.status == 409
+
+
+class SyncRecordingStore(SQLiteStore):
+    """A SQLite store that notes, for each insert, its key and whether it was synced."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.inserts: list[tuple[str, bool]] = []
+
+    def _put_if_absent(
+        self, record: Record, *, durable: bool = True, unless: str | None = None
+    ) -> bool | None:
+        self.inserts.append((record.key, durable))
+        return super()._put_if_absent(record, durable=durable, unless=unless)
+
+
+class TestDurability:
+    @pytest.mark.parametrize(("sync", "synced"), [(False, True), (True, False)])
+    def test_an_insert_is_synced_unless_the_answer_waits_for_the_work(
+        self, tmp_path: Path, secret: str, sync: bool, synced: bool
+    ) -> None:
+        """A 202 promises the stored event, so its insert is synced (the worker holding it or
+        not); in sync mode the answer comes after the work and the sender keeps the event
+        until then, so the insert is not synced on its own. Either way it is in the file, and
+        a redelivery is a duplicate."""
+        store = SyncRecordingStore(tmp_path / "runhook.db")
+        app = App(
+            settings=Settings(webhook_secrets=(secret,), sync=sync),
+            store=store,
+            include_defaults=False,
+        )
+        handled: list[str] = []
+        app.on("test.*")(lambda event, ctx: handled.append(event.id))
+        pipeline = app.pipeline()
+        worker = None if sync else Worker(pipeline, threads=1).start()
+        try:
+            event = make_event("test.stored")
+            first = pipeline.accept(signed_delivery(event, secret))
+            assert first.status == (200 if sync else 202)
+            again = pipeline.accept(signed_delivery(event, secret))
+            assert again.body["status"] == "duplicate"
+            if worker is not None:
+                assert worker.drain(10)
+        finally:
+            if worker is not None:
+                worker.stop(5)
+            store.close()
+        assert handled == [event.id]
+        assert store.inserts[0] == (event_key(event.id), synced)
+        with sqlite3.connect(tmp_path / "runhook.db") as outside:
+            [(status,)] = outside.execute(
+                "SELECT status FROM records WHERE key = ?", (event_key(event.id),)
+            ).fetchall()
+        assert status == "completed"
