@@ -23,14 +23,13 @@ timeline, queue ``timeline``), each forgotten after its TTL.
 Durability: an accepted event, a checkpoint, a parked or requeued entry and a remembered id
 are written ``durable`` (SQLite: synced to disk before the call returns). An event accepted in
 sync mode is the exception: it is processed before its sender gets an answer, and a sender that
-gets none delivers it again, so its insert is written like a claim (below); a wait's checkpoint,
-synced, syncs it too. Claims, renewals,
-completions, releases, deletions and notes are written with ``durable=False``: every other process
-sees them at once (which is what keeps two workers apart), they survive a crash of the
-process, and the next durable write (any accepted event) syncs them too; an OS crash or power
-loss may undo the last of them, and that work then runs again from its last durable state (the
-accepted event, its checkpoint) — never lost, at worst repeated where a power cut interrupted
-it anyway.
+gets none delivers it again, so its insert is written like a claim (below); a wait's synced
+checkpoint syncs it too. Claims, renewals, completions, releases, deletions and notes are
+written with ``durable=False``: every other process sees them at once (which is what keeps two
+workers apart), they survive a crash of the process, and the next durable write (any accepted
+event) syncs them too; an OS crash or power loss may undo the last of them, and that work then
+runs again from its last durable state (the accepted event, its checkpoint) — never lost, at
+worst repeated where a power cut interrupted it anyway.
 
 Parking needs no primitive of its own: a parked record is a PENDING record of another queue
 whose due time is ``PARKED_UNTIL``, so it is never due by itself, keeps its payload, and is
