@@ -16,7 +16,8 @@ completed background response whose output holds ``function_call`` items) and
 4. **Takeover**: a lease that took over an unfinished wait re-reads the run first (under
    renewal), so a wait the previous holder answered is not answered twice.
 5. **Run** every call concurrently (``runhook.tools.runner``), then **checkpoint**: save the
-   outputs on the wait's record in one compare-and-set. A worker that lost its lease before
+   outputs on the wait's record in one compare-and-set (synced to disk only for Responses,
+   where a resubmit is unsafe; see ``Store.save``). A worker that lost its lease before
    the checkpoint discards its outputs (logged with the tool names) and leaves the wait to the
    new holder; a worker that takes over a checkpointed wait submits the saved outputs and runs
    no tool again (where resubmitting is unsafe, Responses, it records ``submit_unknown``).
@@ -129,6 +130,8 @@ def _answer(
         )
         lease.complete(ttl, outcome="submit_unknown")
         return "submit_unknown"
+    # Synced only where a second submit after a power cut would do harm (see Store.save).
+    synced = not backend.resubmit_is_safe
     if saved is None:
         outputs = run_calls(
             pending.calls,
@@ -141,7 +144,7 @@ def _answer(
             observer=ctx.observer,
         )
         try:
-            lease.checkpoint(Checkpoint(tuple(outputs), submitting=True).encode())
+            lease.checkpoint(Checkpoint(tuple(outputs), submitting=True).encode(), durable=synced)
         except LeaseLost:
             tools = sorted({c.name for c in pending.calls})
             ctx.log.warning(
@@ -152,7 +155,7 @@ def _answer(
     else:
         ctx.log.info("submitting the outputs a previous worker saved", extra=ids)
         outputs = list(saved.outputs)
-        lease.checkpoint(Checkpoint(saved.outputs, submitting=True).encode())
+        lease.checkpoint(Checkpoint(saved.outputs, submitting=True).encode(), durable=synced)
     try:
         continuation = backend.submit(pending, outputs, deadline=deadline)
     except RunExpired:

@@ -21,10 +21,13 @@ records that are not work (``put_note``: a delivery's trace context, ``trace:…
 timeline, queue ``timeline``), each forgotten after its TTL.
 
 Durability: an accepted event, a checkpoint, a parked or requeued entry and a remembered id
-are written ``durable`` (SQLite: synced to disk before the call returns). An event accepted in
-sync mode is the exception: it is processed before its sender gets an answer, and a sender that
-gets none delivers it again, so its insert is written like a claim (below); a wait's synced
-checkpoint syncs it too. Claims, renewals, completions, releases, deletions and notes are
+are written ``durable`` (SQLite: synced to disk before the call returns). Two exceptions. An
+event accepted in sync mode is processed before its sender gets an answer, and a sender that
+gets none delivers it again, so its insert is written like a claim (below). A checkpoint whose
+submit the API refuses the second time (Assistants runs, sessions: ``save(durable=False)``) is
+written like a claim too: a power cut that undoes it makes the retry run the tools again, and
+the API takes only one of the two submits; a Responses checkpoint stays synced, since a second
+follow-up would fork the chain. Claims, renewals, completions, releases, deletions and notes are
 written with ``durable=False``: every other process sees them at once (which is what keeps two
 workers apart), they survive a crash of the process, and the next durable write (any accepted
 event) syncs them too; an OS crash or power loss may undo the last of them, and that work then
@@ -258,15 +261,20 @@ class Store(ABC):
         """
         return self._rewrite(claim, durable=False, lease_until=self.clock() + lease_s)
 
-    def save(self, claim: Claim, payload: bytes, lease_s: float) -> Claim | None:
+    def save(
+        self, claim: Claim, payload: bytes, lease_s: float, *, durable: bool = True
+    ) -> Claim | None:
         """Checkpoint: store ``payload`` on the claimed record and renew it, in one write.
 
         A wait keeps its tool outputs this way before the submit, so a worker that takes it
         over submits them instead of running the tools again. None if the claim was lost.
+        ``durable=False`` writes it like a claim (see the module docstring): for a caller
+        whose work may be repeated after a power cut without harm (a submit the API refuses
+        the second time).
         """
         return self._rewrite(
             claim,
-            durable=True,
+            durable=durable,
             lease_until=self.clock() + lease_s,
             payload=payload,
             payload_hash=hash_payload(payload),

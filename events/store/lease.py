@@ -114,8 +114,9 @@ class Lease:
             self._renew_locked()
             self._check_held()
 
-    def checkpoint(self, payload: bytes) -> None:
-        """Save ``payload`` on the record and renew the lease, in one write.
+    def checkpoint(self, payload: bytes, *, durable: bool = True) -> None:
+        """Save ``payload`` on the record and renew the lease, in one write (``durable``: see
+        ``Store.save``).
 
         Raises:
             LeaseLost: the record was taken over or is gone; the payload was not saved.
@@ -123,7 +124,7 @@ class Lease:
         """
         with self._lock:
             self._check_held()
-            saved = self.store.save(self._claim, payload, self.lease_s)
+            saved = self.store.save(self._claim, payload, self.lease_s, durable=durable)
             if saved is None:
                 self._lose("checkpoint refused")
                 raise LeaseLost(f"lease on {self.key} was taken over before the checkpoint")

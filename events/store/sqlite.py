@@ -30,14 +30,14 @@ the one that opened it: after ``fork()`` the child notices the new pid (or ``reo
 called from gunicorn's ``post_fork``) and opens its own, leaving the inherited ones untouched
 (SQLite forbids using, and it is unsafe to close, a connection across ``fork()``).
 
-Everything survives a restart of the process. Durable writes (an accepted event, a
-checkpoint: see ``runhook.events.store.base``) are committed with ``synchronous=FULL``, so they survive
-power loss too; the others (renewals, completions, releases) with ``synchronous=NORMAL``: in
-WAL mode such a commit is on disk for every other process at once but is synced only by the
-next FULL commit (which syncs the whole log) or checkpoint, so under load one fsync covers many
-of them, and only an OS crash or power loss can undo the last few. Forgotten records (``expires_at`` passed) are deleted in
-small batches at most once a minute, piggy-backed on inserts, which are what makes the table
-grow.
+Everything survives a restart of the process. Durable writes (an accepted event, a Responses
+wait's checkpoint: see ``runhook.events.store.base``) are committed with ``synchronous=FULL``,
+so they survive power loss too; the others (claims, renewals, completions, releases) with
+``synchronous=NORMAL``: in WAL mode such a commit is on disk for every other process at once
+but is synced only by the next FULL commit (which syncs the whole log) or a WAL checkpoint, so
+under load one fsync covers many of them, and only an OS crash or power loss can undo the last
+few. Forgotten records (``expires_at`` passed) are deleted in small batches at most once a
+minute, piggy-backed on inserts, which are what makes the table grow.
 """
 
 from __future__ import annotations

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from runhook.app import App
 from runhook.events import keys
+from runhook.events.store.sqlite import SQLiteStore
 from tests.handlers.test_requires_action import lookup_tools
 from tests.plugins.handlers import Rig
 
@@ -98,3 +101,48 @@ def test_thin_webhook_retrieves_the_response_once(make_rig: Build) -> None:
     ack = rig.deliver("response.completed", {"id": follow_up, "object": "response"})
     assert (ack.status, ack.body["outcome"]) == (200, "done")
     assert rig.server.stats()["total"] - before == 1  # the chain's end: one GET, no follow-up
+
+
+class CheckpointSyncStore(SQLiteStore):
+    """A SQLite store that notes, for each checkpoint of a wait, whether it was synced."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.checkpoints: list[tuple[str, bool]] = []
+
+    def save(self, claim: Any, payload: bytes, lease_s: float, *, durable: bool = True) -> Any:
+        if claim.key.startswith("wait:"):
+            self.checkpoints.append((claim.key, durable))
+        return super().save(claim, payload, lease_s, durable=durable)
+
+
+class TestCheckpointDurability:
+    def test_only_a_responses_checkpoint_is_synced(self, make_rig: Build, tmp_path: Path) -> None:
+        """Assistants refuses a second submit, so its wait's checkpoint is written like a claim
+        (a power cut that undoes it runs the tool again, the API takes one submit); a second
+        Responses follow-up would fork the chain, so that checkpoint is synced. Both waits end
+        submitted in the file, as another connection reads it; the tool ran once for each."""
+        store = CheckpointSyncStore(tmp_path / "runhook.db")
+        rig = make_rig(store=store)
+        lookup_tools(rig)
+        run = rig.wait_for('call lookup {"q": "run"}')
+        assert rig.deliver_run(run).body["outcome"] == "done"
+        response = completed_response(rig, 'call lookup {"q": "response"}')
+        ack = rig.deliver("response.completed", response.model_dump(mode="json"))
+        assert ack.body["outcome"] == "done"
+        run_key = keys.wait_key(
+            run.id, [c.id for c in run.required_action.submit_tool_outputs.tool_calls]
+        )
+        calls = [item.call_id for item in response.output if item.type == "function_call"]
+        response_key = keys.wait_key(response.id, calls)
+        assert store.checkpoints == [(run_key, False), (response_key, True)]
+        with sqlite3.connect(tmp_path / "runhook.db") as outside:
+            rows = dict(
+                outside.execute(
+                    "SELECT key, outcome FROM records WHERE key IN (?, ?)", (run_key, response_key)
+                ).fetchall()
+            )
+        assert rows == {run_key: "submitted", response_key: "submitted"}
+        assert rig.calls.names() == ["lookup", "lookup"]
+        assert rig.submits(run.id) == 1
+        store.close()
