@@ -110,7 +110,7 @@ def record_once(ctx: Context, run_id: str, status: str, build: Callable[[], RunO
     recording it, and whatever ``build`` or a hook raised (the event is then retried).
     """
     key = f"run:{run_id}:{status}"
-    lease = ctx.store.acquire(key, ctx.settings.claim_lease_s)
+    lease = ctx.store.acquire(key, ctx.settings.claim_lease_s, likely_new=True)
     if lease is None:
         record = ctx.store.get(key)
         if record is None or record.status is Status.COMPLETED:

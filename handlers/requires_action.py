@@ -97,7 +97,7 @@ def answer(pending: PendingCalls, ctx: Context) -> str:
     lease_s = settings.claim_lease_s
     if deadline is not None:
         lease_s = max(1.0, min(lease_s, deadline - now))
-    lease = store.acquire(key, lease_s)
+    lease = store.acquire(key, lease_s, likely_new=True)  # a redelivery is the exception
     if lease is None:
         record = store.get(key)
         if record is None or record.status is Status.COMPLETED:

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from runhook.events.keys import payload_hash
 from runhook.events.store import Claim, Enqueued, Status, Store
+from runhook.events.store.memory import MemoryStore
+from runhook.events.store.records import Record
 from tests.plugins.stores import FakeClock, StoreSpec, race_in_processes, race_in_threads
 
 LEASE_S = 30.0
 TTL_S = 3600.0
 THREADS = 8
 PROCESSES = 4
+
+
+class ReadCountingStore(MemoryStore):
+    """A memory store that counts its reads (``_get``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def _get(self, key: str) -> Record | None:
+        self.reads += 1
+        return super()._get(key)
 
 
 def claimed(claim: Claim | None) -> Claim:
@@ -186,6 +200,41 @@ class TestClaim:
         assert any_store.claim("evt:1", LEASE_S) is None
         store_clock.advance(10.0)
         assert any_store.claim("evt:1", LEASE_S) is not None
+
+
+class TestClaimLikelyNew:
+    """``likely_new`` (insert before any read) changes how many round trips a claim takes,
+    never what it grants."""
+
+    def test_same_answers_as_a_plain_claim(self, any_store: Store, store_clock: FakeClock) -> None:
+        """Absent: granted. Held: refused. Lapsed: taken over with the payload. Completed:
+        refused. A due queued record: granted with its payload."""
+        first = claimed(any_store.claim("wait:1", LEASE_S, likely_new=True))
+        assert (first.attempts, first.taken_over) == (1, False)
+        assert any_store.claim("wait:1", LEASE_S, likely_new=True) is None
+        any_store.enqueue("evt:1", b"body", queue="inbox")
+        queued = claimed(any_store.claim("evt:1", LEASE_S, likely_new=True))
+        assert (queued.attempts, queued.payload) == (1, b"body")
+        store_clock.advance(LEASE_S)
+        again = claimed(any_store.claim("evt:1", LEASE_S, likely_new=True))
+        assert (again.attempts, again.payload, again.taken_over) == (2, b"body", True)
+        assert any_store.complete(again, TTL_S)
+        assert any_store.claim("evt:1", LEASE_S, likely_new=True) is None
+
+    def test_threads_race_to_claim(self, any_store: Store) -> None:
+        """Of N threads claiming one new key at once with the hint, exactly one wins."""
+        results = race_in_threads(
+            THREADS, lambda i: any_store.claim("wait:1", LEASE_S, likely_new=True)
+        )
+        assert sum(claim is not None for claim in results) == 1
+
+    def test_a_new_key_takes_one_write_and_no_read(self) -> None:
+        """The reason for the hint: a wait seen for the first time costs one round trip."""
+        store = ReadCountingStore()
+        claimed(store.claim("wait:1", LEASE_S, likely_new=True))
+        assert store.reads == 0
+        claimed(store.claim("wait:2", LEASE_S))
+        assert store.reads == 1
 
 
 class TestComplete:
