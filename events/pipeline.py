@@ -24,9 +24,10 @@ room, and handed to it parsed, so accept-to-processed costs one durable write an
 Sync mode (serverless, buses, the relay poller) answers only after the work, so what keeps an
 event safe until then is its sender, which delivers again when it gets no answer or a 5xx: the
 insert there is written like a claim (visible to every process at once, surviving a crash of
-this one, synced by the next durable write such as a wait's checkpoint), not synced on its own.
-An OS crash or power loss can undo it as it can a completion: a redelivery then runs the event
-again, and a wait's synced checkpoint keeps its tools from running twice.
+this one, synced by the next durable write such as a Responses wait's checkpoint), not synced
+on its own. An OS crash or power loss can undo it as it can a completion: a redelivery then
+runs the event again; a Responses wait's synced checkpoint keeps its follow-up from being sent
+twice, and the API refuses a second submit for a run or a session.
 
 ``process`` claims an inbox entry (a lease, so a crashed worker's entry is taken over by
 another), routes the event to its handlers, and completes the entry; a handler that raises
