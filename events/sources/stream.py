@@ -99,7 +99,7 @@ def relay_sse(
     events: Iterable[httpx2.ServerSentEvent],
     relay: Relay,
     *,
-    request: Any = None,
+    request: httpx2.Request,
     include_deltas: bool = False,
     on_relayed: Callable[[Event, Any], None] | None = None,
 ) -> None:
@@ -110,7 +110,8 @@ def relay_sse(
 
     Raises:
         openai.APIError: the stream sent an ``error`` event (``request``: the
-            ``httpx2.Request`` to name in it).
+            ``httpx2.Request`` that opened the stream, named in it; the SDK reads its
+            headers, so it is required).
         json.JSONDecodeError: an event's data is not JSON.
     """
     ended = False

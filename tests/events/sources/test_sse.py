@@ -20,6 +20,9 @@ from runhook.events.sources import Ack
 from runhook.events.sources.stream import relay_sse, stream_run
 from runhook.standin import StandinServer
 
+#: the request a stream's error names (the SDK's APIError reads its headers)
+REQUEST = httpx2.Request("POST", "http://127.0.0.1/v1/threads/thread_1/runs")
+
 
 class Collect:
     """A relay that keeps what it is handed (the receiving end of a relay, not runhook code)."""
@@ -47,7 +50,7 @@ class TestRelaySse:
             *_block("thread.message.created", '{"object":"thread.message"}'),  # no id
             *_block("done", "[DONE]"),
         ]
-        relay_sse(lines, relay)
+        relay_sse(lines, relay, request=REQUEST)
         assert [(e.type, dict(e.data)) for e in relay.events] == [
             (
                 "thread.run.queued",
@@ -60,6 +63,7 @@ class TestRelaySse:
         relay_sse(
             _block("thread.message.delta", '{"id":"msg_1","delta":{}}'),
             relay,
+            request=REQUEST,
             include_deltas=True,
         )
         assert [e.type for e in relay.events] == ["thread.message.delta"]
@@ -73,13 +77,15 @@ class TestRelaySse:
                 read.append(sse)
                 yield sse
 
-        relay_sse(events(), relay)
+        relay_sse(events(), relay, request=REQUEST)
         assert relay.events == [] and len(read) == 2
 
     def test_an_event_without_data_is_skipped(self) -> None:
         relay = Collect()
         relay_sse(
-            [*_block("thread.run.queued", ""), *_block("thread.run.queued", '{"id":"r"}')], relay
+            [*_block("thread.run.queued", ""), *_block("thread.run.queued", '{"id":"r"}')],
+            relay,
+            request=REQUEST,
         )
         assert [e.object_id for e in relay.events] == ["r"]
 
@@ -87,17 +93,19 @@ class TestRelaySse:
         body = '{"error":{"message":"The server had an error","type":"server_error"}}'
         with pytest.raises(openai.APIError, match="The server had an error") as caught:
             relay_sse(
-                [*_block("thread.run.queued", '{"id":"r"}'), *_block("error", body)], Collect()
+                [*_block("thread.run.queued", '{"id":"r"}'), *_block("error", body)],
+                Collect(),
+                request=REQUEST,
             )
         assert caught.value.body == {"message": "The server had an error", "type": "server_error"}
 
     def test_an_error_without_a_message_still_raises(self) -> None:
         with pytest.raises(openai.APIError, match="An error occurred during streaming"):
-            relay_sse(_block("error", '{"error":{"code":"x"}}'), Collect())
+            relay_sse(_block("error", '{"error":{"code":"x"}}'), Collect(), request=REQUEST)
 
     def test_data_that_is_not_json_raises(self) -> None:
         with pytest.raises(ValueError):
-            relay_sse(_block("thread.run.queued", "{nope"), Collect())
+            relay_sse(_block("thread.run.queued", "{nope"), Collect(), request=REQUEST)
 
 
 class TestStreamRunOverHttp:
