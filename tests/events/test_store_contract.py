@@ -207,8 +207,9 @@ class TestClaimLikelyNew:
     never what it grants."""
 
     def test_same_answers_as_a_plain_claim(self, any_store: Store, store_clock: FakeClock) -> None:
-        """Absent: granted. Held: refused. Lapsed: taken over with the payload. Completed:
-        refused. A due queued record: granted with its payload."""
+        """Absent: granted. Held: refused. A due queued record: granted with its payload.
+        Lapsed: taken over with the payload. Completed: refused until forgotten, then granted
+        afresh."""
         first = claimed(any_store.claim("wait:1", LEASE_S, likely_new=True))
         assert (first.attempts, first.taken_over) == (1, False)
         assert any_store.claim("wait:1", LEASE_S, likely_new=True) is None
@@ -220,6 +221,9 @@ class TestClaimLikelyNew:
         assert (again.attempts, again.payload, again.taken_over) == (2, b"body", True)
         assert any_store.complete(again, TTL_S)
         assert any_store.claim("evt:1", LEASE_S, likely_new=True) is None
+        store_clock.advance(TTL_S)
+        forgotten = claimed(any_store.claim("evt:1", LEASE_S, likely_new=True))
+        assert (forgotten.attempts, forgotten.payload, forgotten.taken_over) == (1, None, False)
 
     def test_threads_race_to_claim(self, any_store: Store) -> None:
         """Of N threads claiming one new key at once with the hint, exactly one wins."""

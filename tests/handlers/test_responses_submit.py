@@ -123,6 +123,12 @@ class TestCheckpointDurability:
         Responses follow-up would fork the chain, so that checkpoint is synced. Both waits end
         submitted in the file, as another connection reads it; the tool ran once for each."""
         store = CheckpointSyncStore(tmp_path / "runhook.db")
+        try:
+            self._answer_both(make_rig, store, tmp_path)
+        finally:
+            store.close()
+
+    def _answer_both(self, make_rig: Build, store: CheckpointSyncStore, tmp_path: Path) -> None:
         rig = make_rig(store=store)
         lookup_tools(rig)
         run = rig.wait_for('call lookup {"q": "run"}')
@@ -145,4 +151,3 @@ class TestCheckpointDurability:
         assert rows == {run_key: "submitted", response_key: "submitted"}
         assert rig.calls.names() == ["lookup", "lookup"]
         assert rig.submits(run.id) == 1
-        store.close()
