@@ -18,9 +18,9 @@ terminal) until N runs were started, each with one instant tool call. PATH is on
 A run this process does not follow to its end itself (webhook, poller) is awaited with one
 blocking ``POST /_standin/wait`` inside the stand-in: no polling of the harness's own.
 
-Protocol: after its setup and ``--warm`` unmeasured runs (2; none on the poller path) it
-prints ``ready`` and waits for a line on stdin, so the harness
-reads every process's CPU time right before the batch; then it prints one JSON line
+Protocol: after its setup and ``--warm`` unmeasured runs (2) it prints ``ready`` and waits
+for a line on stdin, so the harness reads every process's CPU time right before the batch;
+then it prints one JSON line
 ``{"runs": [...], "relayed": n, "accepted": n, "cpu_s": s, "wall_s": s}``.
 """
 
@@ -92,7 +92,7 @@ def main() -> None:
         "--warm",
         type=int,
         default=2,
-        help="unmeasured runs before 'ready' (not on the poller path: its poller starts later)",
+        help="unmeasured runs before 'ready' (the poller path's need its poller running)",
     )
     args = parser.parse_args()
 
@@ -187,11 +187,10 @@ def main() -> None:
 
     # A fresh process's first runs build the SDK's resources and models, connections and
     # thread state (a few hundred ms of CPU, which a 10-run batch felt as 17 ms per run): every
-    # path does a couple of runs before the measured batch, so the batch is its steady state.
-    # The poller path cannot: its poller starts after "ready".
-    if args.path != "poller":
-        for _ in range(args.warm):
-            run_one()
+    # path does a couple of runs before the measured batch, so the batch is its steady state
+    # (the poller path's through the poller, which the harness starts before this client).
+    for _ in range(args.warm):
+        run_one()
     if relay is not None:
         relay.relayed = relay.accepted = 0
     print("ready", flush=True)

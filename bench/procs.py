@@ -100,11 +100,20 @@ class Window:
         self.load_before = os.getloadavg()
         self.totals_before = _cpu_totals()
         self.before = {n: sum(cpu_s(p) for p in ps) for n, ps in pids.items()}
+        self.frozen: dict[str, float] = {}
         self.started = time.perf_counter()
+
+    def freeze(self, name: str) -> None:
+        """Take ``name``'s CPU now: its work is done, and what it spends after (a client's
+        exit, while the server settles) is not the batch's."""
+        self.frozen[name] = sum(cpu_s(p) for p in self.pids[name]) - self.before[name]
 
     def close(self) -> dict[str, Any]:
         """CPU seconds per name, wall seconds, load before/after, machine busy share."""
-        cpu = {n: sum(cpu_s(p) for p in ps) - self.before[n] for n, ps in self.pids.items()}
+        cpu = {
+            n: self.frozen[n] if n in self.frozen else sum(cpu_s(p) for p in ps) - self.before[n]
+            for n, ps in self.pids.items()
+        }
         total, idle = _cpu_totals()
         d_total = total - self.totals_before[0]
         d_idle = idle - self.totals_before[1]
@@ -311,7 +320,11 @@ class RedisProc(Proc):
 
 
 class PollerProc(Proc):
-    """``runhook poll`` over ``store_url`` with the bench App (handlers run in it)."""
+    """``runhook poll`` with the bench App (handlers run in it); ``env`` names its store.
+
+    ``pause`` stops it (SIGSTOP: no CPU, no scans) while other paths are measured, ``resume``
+    lets it go on; ``stop`` resumes it first, so it can take its SIGTERM.
+    """
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
@@ -321,3 +334,15 @@ class PollerProc(Proc):
             stdout=_log("poller"),
             stderr=subprocess.STDOUT,
         )
+
+    def pause(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()
+        super().stop()

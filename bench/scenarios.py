@@ -22,7 +22,7 @@ from openai import OpenAI
 
 from bench import apps
 from bench.common import REPO, SECRET, free_port, summary
-from bench.procs import PollerProc, Proc, RedisProc, Serve, Standin, Window, quiesce
+from bench.procs import PollerProc, RedisProc, Serve, Standin, Window, quiesce
 from runhook.app import App
 from runhook.events.config import Settings
 from runhook.events.envelope import Event
@@ -120,6 +120,11 @@ def b1_latency(
         per_path: dict[str, list[dict[str, Any]]] = {}
         for rep in range(reps):
             chosen = [(n, p, st) for n, p, st in PATHS if st is None or st in servers]
+            poll_db = f"{work}/poll-{rep}.db"
+            # the poller runs from the start of the round, so its client's warm runs go
+            # through it as every other path's go through its server; it is paused (SIGSTOP)
+            # while the other batches are measured
+            poller = _poller(standin, poll_db) if any(p == "poller" for _, p, _ in chosen) else None
             # every client of the round starts (imports, setup) before any batch is measured;
             # then each waits for its "go" without using a CPU
             clients = {
@@ -128,7 +133,7 @@ def b1_latency(
                     path,
                     servers[store] if store else None,
                     runs,
-                    f"{work}/poll-{rep}.db",
+                    poll_db,
                     continuation,
                 )
                 for name, path, store in chosen
@@ -138,6 +143,9 @@ def b1_latency(
                     assert client.stdout is not None
                     if client.stdout.readline().strip() != "ready":
                         raise RuntimeError("a bench.client did not start")
+                if poller is not None:
+                    quiesce([poller.pid], cap=20)
+                    poller.pause()
                 for name, path, store in chosen:
                     server = servers[store] if store else None
                     began = time.monotonic()
@@ -146,9 +154,10 @@ def b1_latency(
                         path,
                         server,
                         runs,
-                        f"{work}/poll-{rep}.db",
+                        poll_db,
                         continuation,
                         clients[name],
+                        poller if path == "poller" else None,
                     )
                     print(
                         f"  B1 {latency} ms, {name}: {time.monotonic() - began:.0f} s",
@@ -159,6 +168,8 @@ def b1_latency(
             finally:
                 for client in clients.values():
                     _close(client)
+                if poller is not None:
+                    poller.stop()
     finally:
         for proc in servers.values():
             proc.stop()
@@ -178,6 +189,19 @@ def _warm(server: Serve, n: int = 20) -> None:
             headers = sign_headers(SECRET, event.body, msg_id=event.id)
             http.post(f"{server.url}/events", content=event.body, headers=headers)
     quiesce(server.workers())
+
+
+def _poller(standin: Standin, poll_db: str) -> PollerProc:
+    """``runhook poll`` over ``poll_db`` with the bench App, for the poller path."""
+    return PollerProc(
+        {
+            "RUNHOOK_APP": "bench.apps:app",
+            "RUNHOOK_WEBHOOK_SECRET": SECRET,
+            "RUNHOOK_STORE": f"sqlite:///{poll_db}",
+            "OPENAI_API_KEY": "sk-standin",
+            "OPENAI_BASE_URL": standin.base_url,
+        }
+    )
 
 
 def _client(
@@ -215,30 +239,25 @@ def _batch(
     poll_db: str,
     continuation: bool,
     client: subprocess.Popen[str] | None = None,
+    poller: PollerProc | None = None,
 ) -> dict[str, Any]:
     """One measured batch of ``runs`` runs, ``CONCURRENCY`` in flight, through ``path``
-    (``client``: its ``bench.client``, started ahead by ``_client`` with the same arguments)."""
+    (``client``: its ``bench.client``, started ahead by ``_client`` with the same arguments;
+    ``poller``: the poller path's ``runhook poll``, started ahead by ``_poller``, which served
+    the client's warm runs and was paused since; it is stopped here)."""
     ready = client is not None  # a client started ahead has said "ready" already
+    own_poller = path == "poller" and poller is None
+    if own_poller:
+        poller = _poller(standin, poll_db)
     if client is None:
         client = _client(standin, path, server, runs, poll_db, continuation)
-    poller: Proc | None = None
     try:
         assert client.stdout is not None and client.stdin is not None
         if not ready and client.stdout.readline().strip() != "ready":
             raise RuntimeError(f"bench.client {path} did not start")
         standin.reset()  # after the client's unmeasured runs
-        if path == "poller":
-            poller = PollerProc(
-                {
-                    "RUNHOOK_APP": "bench.apps:app",
-                    "RUNHOOK_WEBHOOK_SECRET": SECRET,
-                    "RUNHOOK_STORE": f"sqlite:///{poll_db}",
-                    "OPENAI_API_KEY": "sk-standin",
-                    "OPENAI_BASE_URL": standin.base_url,
-                }
-            )
         if poller is not None:
-            time.sleep(0.5)
+            poller.resume()
             quiesce([poller.pid], cap=20)
         if server is not None:
             quiesce(server.tree())  # the clients' unmeasured runs may have left it work
@@ -253,6 +272,7 @@ def _batch(
         client.stdin.write("go\n")
         client.stdin.flush()
         out = json.loads(client.stdout.readline())
+        window.freeze("client")
         settle = [p for n, ps in pids.items() if n in ("server", "poller") for p in ps]
         if settle:
             quiesce(settle)
@@ -260,7 +280,7 @@ def _batch(
         client.wait(30)
     finally:
         _close(client)
-        if poller is not None:
+        if own_poller and poller is not None:
             poller.stop()
     stats = standin.stats()
     reaction, total, events = [], [], 0
