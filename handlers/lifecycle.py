@@ -1,6 +1,6 @@
 """Lifecycle handlers: record how each run ended, once; never retry a terminal run.
 
-- ``thread.run.completed``: fetch the run's final assistant message and record it;
+- ``thread.run.completed``: record it, with the run's final assistant message;
 - ``thread.run.failed|expired|cancelled|incomplete``: record the reason;
 - ``response.completed`` without function calls (the end of a chain of responses),
   ``response.failed|cancelled|incomplete``: the same for the Responses API;
@@ -10,7 +10,8 @@
 Each outcome is recorded under ``run:<id>:<status>`` in the store, held as a lease while its
 work is done (the final message fetched, the hooks called) and completed only after it, so a
 duplicate event records nothing twice and a failure retries. The outcome is handed to the
-app's outcome hooks::
+app's outcome hooks, the only readers of its message: with no hook registered the message is
+not fetched, so a completed run or session turn costs no API request here::
 
     @app.on_outcome
     def finished(outcome: RunOutcome, ctx: Context) -> None:
@@ -54,7 +55,8 @@ class RunOutcome:
         api: ``assistants``, ``responses`` or ``sessions``.
         run_id: the run id, the root response id of a chain, or a session's turn id.
         status: the terminal status.
-        message: the final assistant text (completed runs), else None.
+        message: the final assistant text (completed runs and turns; fetched for the outcome
+            hooks, so None where there are none), else None.
         reason: ``last_error``/``incomplete_details`` summary, else None.
         thread_id: the thread (Assistants) or the session (sessions).
     """
@@ -76,10 +78,10 @@ def run_ended(event: Event, ctx: Context) -> None:
 
     def outcome() -> RunOutcome:
         message = reason = None
-        if status == "completed" and thread_id:
-            message = final_message(ctx, str(thread_id), run_id)
-        else:
+        if status != "completed":
             reason = _reason(event.data)
+        elif thread_id and ctx.outcome_hooks:
+            message = final_message(ctx, str(thread_id), run_id)
         return RunOutcome("assistants", run_id, status, message, reason, thread_id)
 
     record_once(ctx, run_id, status, outcome)
@@ -147,7 +149,8 @@ def session_turn_ended(event: Event, ctx: Context) -> None:
 
         def outcome(turn: Any = turn) -> RunOutcome:
             completed = turn.status == "completed"
-            message = turn_text(ctx.openai, session_id, turn.id) if completed else None
+            wanted = completed and bool(ctx.outcome_hooks)
+            message = turn_text(ctx.openai, session_id, turn.id) if wanted else None
             reason = f"{turn.error.code}: {turn.error.message}" if turn.error else None
             return RunOutcome("sessions", turn.id, turn.status, message, reason, session_id)
 

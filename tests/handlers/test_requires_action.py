@@ -238,6 +238,30 @@ class TestLifecycle:
         rig.deliver_run(final)
         assert [(o.status, o.message) for o in outcomes] == [("completed", "lookup: found end")]
 
+    def test_with_no_outcome_hook_the_final_message_is_not_fetched(self, make_rig: Build) -> None:
+        """No hook reads the message, so recording a completed run asks the API nothing; the
+        outcome is still recorded once (a second delivery is a no-op)."""
+        rig = make_rig()
+        lookup_tools(rig)
+        run = rig.wait_for('call lookup {"q": "quiet"}')
+        rig.deliver_run(run)
+        final = rig.settle(run)
+        assert final.status == "completed"
+        lists = "GET /v1/threads/{tid}/messages"
+        before = rig.server.stats()["requests"].get(lists, 0)
+        assert rig.deliver_run(final).body["outcome"] == "done"
+        assert rig.deliver_run(final).body["outcome"] == "done"
+        assert rig.server.stats()["requests"].get(lists, 0) == before
+        record = rig.app.store.get(f"run:{run.id}:completed")
+        assert record is not None and record.outcome == "completed"
+        outcomes: list[RunOutcome] = []
+        rig.app.on_outcome(lambda outcome, ctx: outcomes.append(outcome))  # now one reads it
+        second = rig.wait_for('call lookup {"q": "loud"}')
+        rig.deliver_run(second)
+        rig.deliver_run(rig.settle(second))
+        assert rig.server.stats()["requests"].get(lists, 0) == before + 1
+        assert [o.message for o in outcomes] == ["lookup: found loud"]
+
     def test_failed_run_records_its_reason(self, make_rig: Build) -> None:
         """A failed run's outcome carries last_error; nothing retries it."""
         rig = make_rig()
