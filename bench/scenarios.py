@@ -246,8 +246,7 @@ def _batch(
     ``poller``: the poller path's ``runhook poll``, started ahead by ``_poller``, which served
     the client's warm runs and was paused since; it is stopped here)."""
     ready = client is not None  # a client started ahead has said "ready" already
-    own_poller = path == "poller" and poller is None
-    if own_poller:
+    if path == "poller" and poller is None:
         poller = _poller(standin, poll_db)
     if client is None:
         client = _client(standin, path, server, runs, poll_db, continuation)
@@ -280,8 +279,8 @@ def _batch(
         client.wait(30)
     finally:
         _close(client)
-        if own_poller and poller is not None:
-            poller.stop()
+        if poller is not None:
+            poller.stop()  # its batch is over: it must not scan beside the next ones
     stats = standin.stats()
     reaction, total, events = [], [], 0
     if path == "responses":
