@@ -109,7 +109,7 @@ def main() -> None:
         return client.beta.threads.create(messages=[{"role": "user", "content": TEXT}]).id
 
     def wait_terminal(run_id: str) -> None:
-        body = {"runs": [run_id], "timeout": 300, "interval": 0.02}
+        body = {"runs": [run_id], "timeout": 300}
         http.post(f"{args.standin}/_standin/wait", json=body)
 
     relay: Counting | None = None

@@ -217,9 +217,9 @@ class Standin(Proc):
     def reset(self) -> None:
         httpx2.post(f"{self.root_url}/_standin/reset", trust_env=False)
 
-    def wait(self, runs: list[str], timeout: float = 300, interval: float = 0.05) -> list[str]:
+    def wait(self, runs: list[str], timeout: float = 300) -> list[str]:
         """Block (in the stand-in) until ``runs`` are terminal; the ones still pending."""
-        body = {"runs": runs, "timeout": timeout, "interval": interval}
+        body = {"runs": runs, "timeout": timeout}
         answer = httpx2.post(
             f"{self.root_url}/_standin/wait", json=body, timeout=timeout + 30, trust_env=False
         ).json()

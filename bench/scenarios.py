@@ -555,7 +555,7 @@ def b3_one(n: int, store_url: str | None = None) -> dict[str, Any]:
         loader.stdin.write("go\n")
         loader.stdin.flush()
         out = json.loads(loader.stdout.readline())
-        pending = standin.wait(out["runs"], timeout=1800, interval=0.1)
+        pending = standin.wait(out["runs"], timeout=1800)
         measured = window.close()
         rss_peak = server.rss_kib("VmHWM")
         stats = standin.stats()["runs"]

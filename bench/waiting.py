@@ -70,7 +70,7 @@ def main() -> None:
         if warm:
             with ThreadPoolExecutor(16) as pool:
                 list(pool.map(post, signed[:warm]))
-            body = {"runs": [run.id for run in waits[:warm]], "timeout": 120, "interval": 0.05}
+            body = {"runs": [run.id for run in waits[:warm]], "timeout": 120}
             http.post(f"{standin}/_standin/wait", json=body, timeout=150)
         print("ready", flush=True)
         sys.stdin.readline()

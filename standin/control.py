@@ -39,16 +39,15 @@ def register_control(app: Flask, world: World) -> None:
     @app.post("/_standin/wait")
     def wait_runs() -> Any:
         """Block until every run in ``{"runs": [...]}`` is terminal or ``timeout`` s pass;
-        answer ``{"pending": [...]}``. Benchmarks wait here instead of polling the API."""
+        answer ``{"pending": [...]}`` (unknown ids are not pending). Benchmarks wait here
+        instead of polling the API. Each run's end wakes its waiter once: nothing here runs
+        while a run goes on, so a benchmark's waiting costs the stand-in no CPU beside the
+        runs it measures."""
         body = request.get_json(force=True, silent=True) or {}
-        pending = [str(r) for r in body.get("runs", [])]
-        interval = float(body.get("interval", 0.02))
         deadline = time.monotonic() + float(body.get("timeout", 60))
-        while True:
-            with world.lock:
-                pending = [
-                    r for r in pending if r in world.runs and world.runs[r].status not in TERMINAL
-                ]
-            if not pending or time.monotonic() >= deadline:
-                return jsonify({"pending": pending})
-            time.sleep(interval)
+        with world.lock:
+            runs = [world.runs[r] for r in map(str, body.get("runs", [])) if r in world.runs]
+        for run in runs:
+            run.ended.wait(max(0.0, deadline - time.monotonic()))
+        pending = [str(run.obj["id"]) for run in runs if run.status not in TERMINAL]
+        return jsonify({"pending": pending})

@@ -8,12 +8,13 @@ takes the lock; these methods only apply one transition at time ``at``.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from runhook.standin.config import StandinConfig
 from runhook.standin.model import Plan, final_text
-from runhook.standin.objects import new_id
+from runhook.standin.objects import TERMINAL, new_id
 
 
 @dataclass
@@ -30,6 +31,8 @@ class RunState:
     next_step: str | None = None
     tool_step: dict[str, Any] | None = None
     planned: float | None = None  # the earliest due time on the world's scheduler heap
+    #: set by the transition to a terminal status (``POST /_standin/wait`` blocks on it)
+    ended: threading.Event = field(default_factory=threading.Event)
 
     @property
     def status(self) -> str:
@@ -74,6 +77,8 @@ class RunSteps:
             stats["transitions"].append([run.obj["status"], at])
             if run.obj["status"] == "requires_action":
                 stats["requires_action_at"].append(at)
+            elif run.obj["status"] in TERMINAL:
+                run.ended.set()
 
     def _step_start(self, run: RunState, at: float) -> None:
         run.obj["status"] = "in_progress"

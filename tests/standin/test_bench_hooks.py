@@ -6,6 +6,7 @@ import resource
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx2
 
@@ -61,6 +62,44 @@ def test_wait_answers_once_runs_are_terminal(standin: StandinServer) -> None:
         url, json={"runs": [done, waiting], "timeout": 0.3}, trust_env=False
     ).json()
     assert second == {"pending": [waiting]}
+
+
+def test_wait_wakes_when_the_run_ends(standin: StandinServer) -> None:
+    """A waiter blocked on a run that waits for outputs answers as soon as the outputs end the
+    run, long before its timeout (it is woken by the run's end, not by a poll of its own)."""
+    client = standin.client(max_retries=0)
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    ).id
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant,
+        thread={"messages": [{"role": "user", "content": "call f {}"}]},
+        poll_interval_ms=10,
+    )
+    assert run.status == "requires_action"
+    answers: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            httpx2.post(
+                f"{standin.root_url}/_standin/wait",
+                json={"runs": [run.id], "timeout": 60},
+                timeout=90,
+                trust_env=False,
+            ).json()
+        )
+    )
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive()  # the run still waits: so does the waiter
+    calls = run.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+    client.beta.threads.runs.submit_tool_outputs(
+        run.id,
+        thread_id=run.thread_id,
+        tool_outputs=[{"tool_call_id": c.id, "output": "ok"} for c in calls],
+    )
+    waiter.join(30)
+    assert not waiter.is_alive() and answers == [{"pending": []}]
 
 
 def test_responses_wait_follows_the_chain_and_times_the_follow_up(standin: StandinServer) -> None:
