@@ -92,7 +92,7 @@ def main() -> None:
         "--warm",
         type=int,
         default=2,
-        help="unmeasured runs before 'ready' (the poller path's need its poller running)",
+        help="unmeasured runs before 'ready' (on the poller path they need its poller running)",
     )
     args = parser.parse_args()
 
