@@ -40,14 +40,23 @@ def test_streams_waiting_on_the_model_cost_no_cpu(
     assert _cpu_s() - before < 0.2
 
 
+def _assistant_with_f(client: Any) -> str:
+    """An assistant with one function tool, ``f``."""
+    return str(
+        client.beta.assistants.create(
+            model="gpt-4o",
+            tools=[
+                {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+            ],
+        ).id
+    )
+
+
 def test_wait_answers_once_runs_are_terminal(standin: StandinServer) -> None:
     """POST /_standin/wait returns no pending run once they finished, and the waiting ones
     when its timeout passes first."""
     client = standin.client(max_retries=0)
-    assistant = client.beta.assistants.create(
-        model="gpt-4o",
-        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
-    ).id
+    assistant = _assistant_with_f(client)
     done = client.beta.threads.create_and_run(
         assistant_id=assistant, thread={"messages": [{"role": "user", "content": "hi"}]}
     ).id
@@ -68,10 +77,7 @@ def test_wait_wakes_when_the_run_ends(standin: StandinServer) -> None:
     """A waiter blocked on a run that waits for outputs answers as soon as the outputs end the
     run, long before its timeout (it is woken by the run's end, not by a poll of its own)."""
     client = standin.client(max_retries=0)
-    assistant = client.beta.assistants.create(
-        model="gpt-4o",
-        tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
-    ).id
+    assistant = _assistant_with_f(client)
     run = client.beta.threads.create_and_run_poll(
         assistant_id=assistant,
         thread={"messages": [{"role": "user", "content": "call f {}"}]},
