@@ -11,7 +11,8 @@ Each outcome is recorded under ``run:<id>:<status>`` in the store, held as a lea
 work is done (the final message fetched, the hooks called) and completed only after it, so a
 duplicate event records nothing twice and a failure retries. The outcome is handed to the
 app's outcome hooks, the only readers of its message: with no hook registered the message is
-not fetched, so a completed run or session turn costs no API request here::
+not fetched (a completed run then costs no API request here; a session's turns are still
+listed, to know which ended)::
 
     @app.on_outcome
     def finished(outcome: RunOutcome, ctx: Context) -> None:

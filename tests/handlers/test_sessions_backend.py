@@ -256,6 +256,35 @@ class TestOutcomes:
         assert outcome.message == "lookup: found z"
         assert outcome.run_id.startswith("turn_")
 
+    def test_with_no_outcome_hook_the_turn_text_is_not_fetched(self, make_rig: Build) -> None:
+        """No hook reads a turn's text, so recording an ended turn lists the turns but not the
+        turn's items; the turn is still recorded. With a hook, the next session's is fetched."""
+        rig = make_rig()
+        lookup_tools(rig)
+
+        def item_lists() -> int:
+            requests = rig.server.stats()["requests"]
+            return sum(n for route, n in requests.items() if route.endswith("/turns/{tid}/items"))
+
+        def end_session(text: str) -> str:
+            sid = start(rig, text)
+            rig.deliver("agent.session.action_required", thin(sid))
+            settle(rig, sid, ("idle",))
+            rig.deliver("agent.session.idle", {"id": sid, "environment_type": "none"})
+            return sid
+
+        before = item_lists()
+        sid = end_session('call lookup {"q": "quiet"}')
+        assert item_lists() == before
+        (turn,) = rig.client.beta.agents.sessions.turns.list(sid).data
+        record = rig.app.store.get(f"run:{turn.id}:{turn.status}")
+        assert record is not None and record.outcome == "completed"
+        seen: list[RunOutcome] = []
+        rig.app.on_outcome(lambda outcome, ctx: seen.append(outcome))
+        end_session('call lookup {"q": "loud"}')
+        assert item_lists() == before + 1
+        assert [o.message for o in seen] == ["lookup: found loud"]
+
     def test_failed_session_is_an_outcome(self, make_rig: Build) -> None:
         """agent.session.failed records the failed turn with its error."""
         rig = make_rig()
