@@ -6,18 +6,21 @@
 - ``RedisProc``: a private ``redis-server`` without persistence;
 - ``Poller``: ``runhook poll`` (the relay poller) over a store shared with the client;
 - CPU time and memory of a process tree from ``/proc`` (utime + stime, VmRSS, VmHWM), and the
-  machine's load (``os.getloadavg``, busy share of all CPUs from ``/proc/stat``).
+  machine's load (``os.getloadavg``, busy share of all CPUs from ``/proc/stat``);
+- ``read_line``: a client's next line, given up on at once when a party it needs has exited.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +174,40 @@ class Proc:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def read_line(
+    child: subprocess.Popen[str],
+    what: str,
+    *,
+    needs: Mapping[str, Proc] | None = None,
+    timeout_s: float = 1800.0,
+) -> str:
+    """The next line ``child`` prints, stripped.
+
+    Raises ``RuntimeError`` as soon as ``child`` exits without one, or one of the processes it
+    ``needs`` (the server, the poller) exits first: a client whose poller died would otherwise
+    wait its runs' whole timeout. A line is read only once the pipe has data, so the protocol
+    must be one line per request (the clients print ``ready``, then one JSON line after
+    ``go``).
+    """
+    assert child.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        readable, _, _ = select.select([child.stdout], [], [], 0.5)
+        if readable:
+            line = child.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{what} exited (code {child.wait(5)}) before its answer")
+            return line.strip()
+        for name, proc in (needs or {}).items():
+            code = proc.proc.poll()
+            if code is not None:
+                raise RuntimeError(
+                    f"{name} exited (code {code}) while {what} ran; BENCH_LOG_DIR=dir keeps its log"
+                )
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{what} printed nothing in {timeout_s:.0f} s")
 
 
 def _log(name: str) -> Any:

@@ -22,7 +22,16 @@ from openai import OpenAI
 
 from bench import apps
 from bench.common import REPO, SECRET, free_port, summary
-from bench.procs import PollerProc, RedisProc, Serve, Standin, Window, quiesce
+from bench.procs import (
+    PollerProc,
+    Proc,
+    RedisProc,
+    Serve,
+    Standin,
+    Window,
+    quiesce,
+    read_line,
+)
 from runhook.app import App
 from runhook.events.config import Settings
 from runhook.events.envelope import Event
@@ -139,10 +148,14 @@ def b1_latency(
                 for name, path, store in chosen
             }
             try:
-                for client in clients.values():
-                    assert client.stdout is not None
-                    if client.stdout.readline().strip() != "ready":
-                        raise RuntimeError("a bench.client did not start")
+                for name, path, store in chosen:
+                    needs = _needs(
+                        standin,
+                        servers[store] if store else None,
+                        poller if path == "poller" else None,
+                    )
+                    if read_line(clients[name], f"bench.client {path}", needs=needs) != "ready":
+                        raise RuntimeError(f"bench.client {path} did not start")
                 if poller is not None:
                     quiesce([poller.pid], cap=20)
                     poller.pause()
@@ -189,6 +202,18 @@ def _warm(server: Serve, n: int = 20) -> None:
             headers = sign_headers(SECRET, event.body, msg_id=event.id)
             http.post(f"{server.url}/events", content=event.body, headers=headers)
     quiesce(server.workers())
+
+
+def _needs(
+    standin: Standin, server: Serve | None = None, poller: PollerProc | None = None
+) -> dict[str, Proc]:
+    """The parties a client's runs go through, by name, for ``read_line``."""
+    needs: dict[str, Proc] = {"the stand-in": standin}
+    if server is not None:
+        needs["runhook serve"] = server
+    if poller is not None:
+        needs["runhook poll"] = poller
+    return needs
 
 
 def _poller(standin: Standin, poll_db: str) -> PollerProc:
@@ -251,8 +276,9 @@ def _batch(
     if client is None:
         client = _client(standin, path, server, runs, poll_db, continuation)
     try:
-        assert client.stdout is not None and client.stdin is not None
-        if not ready and client.stdout.readline().strip() != "ready":
+        assert client.stdin is not None
+        needs = _needs(standin, server, poller)
+        if not ready and read_line(client, f"bench.client {path}", needs=needs) != "ready":
             raise RuntimeError(f"bench.client {path} did not start")
         standin.reset()  # after the client's unmeasured runs
         if poller is not None:
@@ -270,7 +296,7 @@ def _batch(
         window = Window(pids)
         client.stdin.write("go\n")
         client.stdin.flush()
-        out = json.loads(client.stdout.readline())
+        out = json.loads(read_line(client, f"bench.client {path}", needs=needs))
         window.freeze("client")
         settle = [p for n, ps in pids.items() if n in ("server", "poller") for p in ps]
         if settle:
@@ -547,14 +573,15 @@ def b3_one(n: int, store_url: str | None = None) -> dict[str, Any]:
             text=True,
         )
         assert loader.stdout is not None and loader.stdin is not None
-        if loader.stdout.readline().strip() != "ready":
+        needs = _needs(standin, server)
+        if read_line(loader, "bench.waiting", needs=needs) != "ready":
             raise RuntimeError("bench.waiting did not start")
         quiesce(server.workers())
         rss_before = server.rss_kib("VmRSS")
         window = Window({"server": server.tree(), "standin": [standin.pid]})
         loader.stdin.write("go\n")
         loader.stdin.flush()
-        out = json.loads(loader.stdout.readline())
+        out = json.loads(read_line(loader, "bench.waiting", needs=needs))
         pending = standin.wait(out["runs"], timeout=1800)
         measured = window.close()
         rss_peak = server.rss_kib("VmHWM")
