@@ -16,7 +16,7 @@ from flask import Flask, jsonify
 from runhook.standin.assistants import find_assistant
 from runhook.standin.state import ApiError, RunState, World
 from runhook.standin.threads import add_message, find_thread, new_thread
-from runhook.standin.wire import body, missing, page, sse
+from runhook.standin.wire import body, missing, page, sse_bursts
 
 RUN_KEYS = {
     "assistant_id",
@@ -70,7 +70,7 @@ def start_run(
         run = world.create_run(tid, asst, fields)
         snapshot = dict(run.obj)
     if fields.get("stream"):
-        return sse(world.follow(run, 0, first=first or []))
+        return sse_bursts(world.follow(run, 0, first=first or []))
     return jsonify(snapshot)
 
 
@@ -152,7 +152,7 @@ def register_runs(app: Flask, world: World) -> None:
         fields = body({"tool_outputs", "stream"})
         mark = world.submit(run, check_outputs(fields.get("tool_outputs")))
         if fields.get("stream"):
-            return sse(world.follow(run, mark))
+            return sse_bursts(world.follow(run, mark))
         return jsonify(run.obj)
 
     @app.get("/v1/threads/<tid>/runs/<rid>/steps")

@@ -260,9 +260,15 @@ class World(RunSteps):
 
     def follow(
         self, run: RunState, start: int, *, first: Sequence[tuple[str, Any]] = ()
-    ) -> Iterator[tuple[str, Any]]:
-        """Yield the run's events from ``start`` up to the next wait or end, then ``done``."""
-        yield from first
+    ) -> Iterator[list[tuple[str, Any]]]:
+        """Yield the run's events from ``start`` up to the next wait or end, then ``done``, in
+        bursts: each list is every event there was when the stream looked (after ``first``).
+
+        A run's transitions often emit several events at once (with an instant model, eight
+        from ``thread.run.created`` to ``requires_action``); a stream writes each burst in one
+        write, as a buffered server does, instead of one write per event.
+        """
+        burst = list(first)
         index = start
         while True:
             with self.changed:
@@ -272,16 +278,20 @@ class World(RunSteps):
                         return
                     self.changed.wait(timeout=0.5)
                     self.advance(run)
-                name, data = run.events[index]
-            index += 1
-            yield name, data
-            if name == "thread.run.requires_action" or (
-                name.startswith("thread.run.")
-                and name.rsplit(".", 1)[1] in TERMINAL
-                and not name.startswith("thread.run.step.")
-            ):
-                yield "done", "[DONE]"
-                return
+                ready = run.events[index:]
+            for name, data in ready:
+                index += 1
+                burst.append((name, data))
+                if name == "thread.run.requires_action" or (
+                    name.startswith("thread.run.")
+                    and name.rsplit(".", 1)[1] in TERMINAL
+                    and not name.startswith("thread.run.step.")
+                ):
+                    burst.append(("done", "[DONE]"))
+                    yield burst
+                    return
+            yield burst
+            burst = []
 
     def active_run(self, thread_id: str) -> RunState | None:
         for run in self.thread_runs.get(thread_id, ()):

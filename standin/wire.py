@@ -91,12 +91,20 @@ def page(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def sse(events: Iterator[tuple[str, Any]]) -> Response:
     """An SSE response over ``(event, data)`` pairs; ``data`` is an object, or JSON text (or
-    ``[DONE]``) written as is."""
+    ``[DONE]``) written as is. Each event is its own write."""
+    return sse_bursts([event] for event in events)
+
+
+def sse_bursts(bursts: Iterator[list[tuple[str, Any]]]) -> Response:
+    """As ``sse``, over lists of events, each list written at once."""
 
     def frames() -> Iterator[str]:
-        for name, data in events:
-            text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-            yield f"event: {name}\ndata: {text}\n\n"
+        for burst in bursts:
+            out = []
+            for name, data in burst:
+                text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+                out.append(f"event: {name}\ndata: {text}\n\n")
+            yield "".join(out)
 
     return Response(frames(), mimetype="text/event-stream", headers={"cache-control": "no-cache"})
 

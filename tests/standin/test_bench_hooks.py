@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import resource
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 
-from runhook.standin import StandinServer
+from runhook.standin import StandinConfig, StandinServer
 
 
 def _cpu_s() -> float:
@@ -137,3 +140,50 @@ def test_responses_wait_follows_the_chain_and_times_the_follow_up(standin: Stand
     stats = standin.stats()["responses"][first.id]
     assert len(stats["follow_up_at"]) == 1
     assert stats["follow_up_at"][0] >= stats["transitions"][-1][1]
+
+
+def _chunks(raw: bytes) -> list[bytes]:
+    """The chunks of an HTTP/1.1 chunked body, as the server wrote them."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    chunks = []
+    while body:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            break
+        chunks.append(body[:n])
+        body = body[n + 2 :]
+    return chunks
+
+
+def test_a_burst_of_run_events_is_written_at_once() -> None:
+    """With an instant model a streamed run's events up to requires_action happen together;
+    the stand-in writes them, and the stream's end, in one chunk (one write), not one each."""
+    standin = StandinServer(StandinConfig(latency_ms=0), keep_alive=True).start()
+    try:
+        client = standin.client(max_retries=0)
+        assistant = _assistant_with_f(client)
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "call f {}"}])
+        body = json.dumps({"assistant_id": assistant, "stream": True}).encode()
+        url = urlsplit(standin.base_url)
+        with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
+            conn.sendall(
+                f"POST /v1/threads/{thread.id}/runs HTTP/1.1\r\nHost: standin\r\n"
+                "Authorization: Bearer sk-test\r\nOpenAI-Beta: assistants=v2\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + body
+            )
+            raw = b"".join(iter(lambda: conn.recv(65536), b""))
+    finally:
+        standin.stop()
+    chunks = _chunks(raw)
+    names = [
+        line.removeprefix(b"event: ").decode()
+        for line in b"".join(chunks).split(b"\n")
+        if line.startswith(b"event: ")
+    ]
+    assert names[0] == "thread.run.created"
+    assert names[-2:] == ["thread.run.requires_action", "done"]
+    assert len(chunks) == 1, [c[:40] for c in chunks]
