@@ -5,7 +5,9 @@ An entry is a JSON record on ``keys.WATCH_QUEUE`` keyed ``keys.watch_key(id)``: 
 (``watch_session``). The poller (``runhook.events.sources.poller``) takes due entries under a
 lease and polls them; ``POST /watch`` (``runhook.events.sources.watch_api``) and ``runhook poll
 --watch`` add them, and the Responses backend's follow-up hook extends a watched chain
-(``watch_follow_up``), so the poller follows it to its end.
+(``watch_follow_up``), so the poller follows it to its end. A new entry rings the store's bell
+for the watch queue (``Store.ring``), so an idle poller polls it at once instead of at its next
+scan; each add returns once its entry is durable.
 """
 
 from __future__ import annotations
@@ -18,10 +20,20 @@ from runhook.events.store.base import Store
 
 
 def _add(store: Store, watched_id: str, entry: dict[str, Any]) -> bool:
+    """Insert the entry where every process sees it, ring the poller, then sync: the
+    poller's first poll overlaps this fsync instead of waiting for it, and the caller is
+    told the run is watched only once the entry is on disk."""
     result = store.enqueue(
-        keys.watch_key(watched_id), json.dumps(entry).encode(), queue=keys.WATCH_QUEUE
+        keys.watch_key(watched_id),
+        json.dumps(entry).encode(),
+        queue=keys.WATCH_QUEUE,
+        durable=False,
     )
-    return result.value == "new"
+    if result.value != "new":
+        return False
+    store.ring(keys.WATCH_QUEUE)
+    store.sync()
+    return True
 
 
 def watch(store: Store, run_id: str, thread_id: str) -> bool:

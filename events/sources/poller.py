@@ -14,7 +14,10 @@ reset on a change; a 429 waits ``retry-after``. Terminal statuses end the watch.
 outage pauses polling (with backoff) instead of ending the poller.
 
 Reaction: an idle poller asks the store for due entries every ``poll_scan_s`` (a store read,
-no API request), so a newly watched run is polled within about that; due entries are polled
+no API request), and sooner when the store's bell for the watch list rings: a new watch entry
+rings it (``Store.ring``; a local socket with SQLite, pub/sub with Redis, see
+``runhook.events.store.bell``), so a newly watched run is polled at once, and within
+``poll_scan_s`` where the ring cannot reach this poller; due entries are polled
 on ``poll_threads`` threads at once, each as soon as it is due (a run's wait is answered in
 the poll that saw it, tools and submit included, so runs never queue behind each other's
 tools); and the SDK's lazily imported resources are loaded when the poller is made, not by
@@ -201,6 +204,7 @@ class Poller:
         pool = ThreadPoolExecutor(
             max(1, self.settings.poll_threads), thread_name_prefix="runhook-poll"
         )
+        bell = self.store.bell(keys.WATCH_QUEUE)
         try:
             while not stop.is_set():
                 try:
@@ -217,8 +221,9 @@ class Poller:
                     continue
                 backoff.reset()
                 if not started:
-                    stop.wait(self.settings.poll_scan_s)
+                    bell.wait(self.settings.poll_scan_s, stop)
         finally:
+            bell.close()
             pool.shutdown(wait=True)
             self._inflight.clear()
 

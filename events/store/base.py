@@ -21,7 +21,9 @@ records that are not work (``put_note``: a delivery's trace context, ``trace:…
 timeline, queue ``timeline``), each forgotten after its TTL.
 
 Durability: an accepted event, a checkpoint, a parked or requeued entry and a remembered id
-are written ``durable`` (SQLite: synced to disk before the call returns). Two exceptions. An
+are written ``durable`` (SQLite: synced to disk before the call returns). A watch-list entry is
+durable too, in two steps: inserted like a claim, so the poller rung for it (``ring``) can
+start on it at once, then synced (``sync``) before the watch returns. Two exceptions. An
 event accepted in sync mode is processed before its sender gets an answer, and a sender that
 gets none delivers it again, so its insert is written like a claim (below). A checkpoint whose
 submit the API refuses the second time (Assistants runs, sessions: ``save(durable=False)``) is
@@ -52,6 +54,7 @@ from runhook.events.keys import payload_hash as hash_payload
 from runhook.events.store.records import Census, Claim, Enqueued, Record, Status
 
 if TYPE_CHECKING:
+    from runhook.events.store.bell import Bell
     from runhook.events.store.lease import Lease, Renewer
 
 _RENEWER_LOCK = threading.Lock()
@@ -89,12 +92,16 @@ class Store(ABC):
         delay_s: float = 0.0,
         payload_hash: str | None = None,
         unless: str | None = None,
+        durable: bool = True,
     ) -> Enqueued:
         """Put ``payload`` on ``queue`` under ``key`` unless the key is already known.
 
         ``unless``: write nothing when a record (even an expired one) has this key, in the
         same atomic step (the pipeline's check for an envelope alias rides on the insert
-        instead of costing a read of its own).
+        instead of costing a read of its own). ``durable=False`` writes it like a claim
+        (visible to every process at once, synced later): for a caller that calls ``sync()``
+        itself before it says the entry is stored, after letting a listener start on it
+        (``ring``).
 
         Returns:
             ``NEW`` when stored; ``DUPLICATE`` when the key exists (pending, in progress or
@@ -111,7 +118,7 @@ class Store(ABC):
             payload=payload,
             payload_hash=payload_hash or hash_payload(payload),
         )
-        return self._insert(record, now, unless=unless)
+        return self._insert(record, now, unless=unless, durable=durable)
 
     def enqueue_held(
         self,
@@ -515,6 +522,29 @@ class Store(ABC):
                 renewer = Renewer(clock=self.clock)
                 self._lease_renewer = renewer
             return renewer
+
+    def ring(self, queue: str) -> None:  # noqa: B027 - optional hook, see bell()
+        """Tell whoever listens on ``queue`` (``bell``) that an entry there is due now.
+
+        Best effort and cheap: nothing is raised, and a ring nobody hears is lost without
+        harm (the entry is in the store; listeners scan for it too). This base store has no
+        bell: its listeners only scan.
+        """
+
+    def bell(self, queue: str) -> Bell:
+        """A listener for ``ring(queue)`` (see ``runhook.events.store.bell``); close it after
+        use. This base store's bell hears nothing and only sleeps."""
+        from runhook.events.store.bell import Bell
+
+        return Bell()
+
+    def sync(self) -> None:  # noqa: B027 - optional hook, most stores have nothing to sync
+        """Make every write this process has committed durable (SQLite: synced to disk), as
+        a ``durable`` write would have been.
+
+        Raises:
+            StoreError: the store could not sync.
+        """
 
     def ping(self) -> None:
         """Raise ``StoreError`` if the store cannot be used right now (readiness probes)."""

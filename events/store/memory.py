@@ -7,16 +7,25 @@ import time
 from collections.abc import Callable
 
 from runhook.events.store.base import Store
+from runhook.events.store.bell import Bell, ConditionBell, Rings
 from runhook.events.store.records import Record, Status
 
 
 class MemoryStore(Store):
-    """Records in a dict behind one lock. Nothing survives the process."""
+    """Records in a dict behind one lock. Nothing survives the process; its bells hear the
+    rings of the same store object."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock=clock)
         self._records: dict[str, Record] = {}
         self._lock = threading.Lock()
+        self._rings = Rings()
+
+    def ring(self, queue: str) -> None:
+        self._rings.ring(queue)
+
+    def bell(self, queue: str) -> Bell:
+        return ConditionBell(self._rings, queue)
 
     def _get(self, key: str) -> Record | None:
         with self._lock:

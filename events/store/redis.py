@@ -33,6 +33,7 @@ sorted set named inside the record); use one primary, with Sentinel for failover
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,7 +42,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from runhook.events.errors import ConfigError, StoreError
 from runhook.events.store.base import Store
+from runhook.events.store.bell import Bell
 from runhook.events.store.records import Record, Status
+
+log = logging.getLogger("runhook.store")
 
 if TYPE_CHECKING:
     import redis
@@ -261,6 +265,23 @@ class RedisStore(Store):
         with self._errors("ping"):
             self._client.ping()
 
+    # -- bells ----------------------------------------------------------------------------------
+
+    def bell_channel(self, queue: str) -> str:
+        """The pub/sub channel that ``ring(queue)`` publishes on."""
+        return f"{self.prefix}bell:{queue}"
+
+    def ring(self, queue: str) -> None:
+        """``PUBLISH`` on the queue's channel: every bell on every host hears it."""
+        try:
+            self._client.publish(self.bell_channel(queue), b"!")
+        except self._redis_error:
+            log.debug("ring of %s not sent", queue, exc_info=True)
+
+    def bell(self, queue: str) -> Bell:
+        """A bell subscribed to the queue's channel (its own connection)."""
+        return _RedisBell(self._client, self.bell_channel(queue), self._redis_error)
+
     # -- connections ----------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -297,6 +318,47 @@ class RedisStore(Store):
                 f"Redis store {self._where}: {doing} failed: {type(exc).__name__}: {exc}; "
                 f"{_hint(exc)}"
             ) from exc
+
+
+class _RedisBell(Bell):
+    """Listens on a pub/sub channel. While Redis is unreachable it sleeps, and subscribes
+    again once it can: the poller's scans find what was rung meanwhile."""
+
+    def __init__(self, client: redis.Redis, channel: str, error: type[Exception]) -> None:
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._channel, self._error = channel, error
+        self._subscribed = False
+        self._subscribe()
+
+    def _subscribe(self) -> bool:
+        if not self._subscribed:
+            try:
+                self._pubsub.subscribe(self._channel)
+                self._subscribed = True
+            except self._error:
+                log.debug("cannot subscribe to %s yet", self._channel, exc_info=True)
+        return self._subscribed
+
+    def _listen(self, timeout_s: float) -> bool:
+        if not self._subscribe():
+            return super()._listen(timeout_s)
+        try:
+            if self._pubsub.get_message(timeout=timeout_s) is None:
+                return False
+            while self._pubsub.get_message(timeout=0) is not None:
+                pass  # every ring queued so far: one wake-up for all of them
+            return True
+        except self._error:
+            log.debug("lost the subscription to %s", self._channel, exc_info=True)
+            self._pubsub.reset()
+            self._subscribed = False
+            return super()._listen(timeout_s)
+
+    def close(self) -> None:
+        try:
+            self._pubsub.close()
+        except self._error:
+            pass
 
 
 def _fields(record: Record) -> list[str | bytes]:

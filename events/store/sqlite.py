@@ -56,6 +56,7 @@ from urllib.parse import unquote
 
 from runhook.events.errors import ConfigError, StoreError
 from runhook.events.store.base import Store
+from runhook.events.store.bell import Bell, SocketBell, SocketRinger, socket_name
 from runhook.events.store.records import Record, Status
 
 log = logging.getLogger("runhook.store")
@@ -184,6 +185,7 @@ class SQLiteStore(Store):
         self._pid = os.getpid()
         self._closed = False
         self._next_purge = float("-inf")
+        self._ringer = SocketRinger()
         self._check_directory()
         self._initialise()
 
@@ -336,6 +338,42 @@ class SQLiteStore(Store):
         with self._errors("ping"):
             self._connection().execute("SELECT 1 FROM records LIMIT 1").fetchall()
 
+    # -- bells and syncing ----------------------------------------------------------------------
+
+    def ring(self, queue: str) -> None:
+        """A datagram to the process on this host listening on ``queue`` (see ``bell``)."""
+        self._ringer.ring(socket_name(self.path, queue))
+
+    def bell(self, queue: str) -> Bell:
+        """Listen for rings of ``queue`` on an abstract Unix socket named after this file
+        (Linux; one listener per host, file and queue: any other gets a bell that only
+        sleeps, and scans). See ``runhook.events.store.bell``."""
+        return SocketBell.listen(socket_name(self.path, queue), f"rings of {self.path} {queue}")
+
+    def sync(self) -> None:
+        """fsync the write-ahead log: what a ``synchronous=FULL`` commit does, for every
+        commit this process made before (a checkpoint has synced the main file already for
+        anything it moved there).
+
+        Raises:
+            StoreError: the log could not be synced.
+        """
+        target = self.path + "-wal"
+        try:
+            try:
+                fd = os.open(target, os.O_RDONLY)
+            except FileNotFoundError:  # no log: everything is in the main file
+                target = self.path
+                fd = os.open(target, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreError(
+                f"SQLite store {self.path}: syncing {target} failed: {exc}; check the disk"
+            ) from exc
+
     # -- housekeeping ---------------------------------------------------------------------------
 
     def purge_forgotten(self, *, limit: int | None = None) -> int:
@@ -370,6 +408,7 @@ class SQLiteStore(Store):
         for handle in handles.values():
             if handle.pid == os.getpid():
                 handle.conn.close()
+        self._ringer.close()
 
     def reopen(self) -> None:
         """Drop connections inherited across ``fork()``; each thread opens a new one lazily.

@@ -23,11 +23,13 @@ from runhook.events.sources.stream import stream_run
 from runhook.events.sources.webhook import create_app
 from runhook.events.store import open_store
 from runhook.events.store.memory import MemoryStore
+from runhook.events.watchlist import watch
 from runhook.lifecycle import RunOutcome
 from runhook.runtime import relay_continuations
 from runhook.standin import StandinServer
+from tests.plugins.gunicorn import wait_until
 from tests.plugins.redis import RedisServer
-from tests.plugins.stores import FakeClock
+from tests.plugins.stores import FakeClock, StoreSpec
 
 TEXT = 'call lookup {"q": "a"}\ncall lookup {"q": "b"}'
 
@@ -228,6 +230,43 @@ class TestPoller:
         assert h.calls == []
         assert seen[-1] == "thread.run.expired"
         assert [o.status for o in h.outcomes] == ["expired"]
+
+    def test_a_new_watch_is_polled_at_once_not_at_the_next_scan(
+        self, standin: StandinServer, secret: str, shared_store_spec: StoreSpec
+    ) -> None:
+        """A poller that scans only every 60 s answers a run watched through another store
+        object (another process's connection) at once: the watch rings the store's bell, and
+        the first poll finds the wait and answers it."""
+        h = Harness(standin, secret, poll_interval_s=0.05, poll_scan_s=60.0)
+        poller_store, watcher_store = (shared_store_spec.open(time.time) for _ in range(2))
+        poller = Poller(
+            poller_store, h.client, PipelineRelay(h.app.pipeline(), secret), h.app.settings
+        )
+        stop = threading.Event()
+        worker = threading.Thread(target=poller.run, kwargs={"stop": stop}, daemon=True)
+        worker.start()
+        try:
+            time.sleep(0.5)  # its first scan found nothing: it now waits up to 60 s
+            assistant, thread = h.start()
+            run = h.client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant)
+            runs = h.client.beta.threads.runs
+            wait_until(
+                lambda: runs.retrieve(run.id, thread_id=thread).status == "requires_action",
+                what="the run to wait for its tools",
+            )
+            assert watch(watcher_store, run.id, thread) is True
+            wait_until(  # a third of one scan interval
+                lambda: runs.retrieve(run.id, thread_id=thread).status == "completed",
+                timeout=20,
+                what="the poller to answer the wait",
+            )
+            assert sorted(h.calls) == ["a", "b"]
+        finally:
+            stop.set()
+            worker.join(10)
+            poller_store.close()
+            watcher_store.close()
+        assert not worker.is_alive()
 
     @pytest.mark.redis
     def test_survives_a_store_outage(
