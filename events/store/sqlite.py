@@ -133,6 +133,8 @@ class _Op:
     rowcount: int = -1
     error: Exception | None = None
     done: bool = False
+    gate: threading.Lock | None = None
+    """Held while the write waits; its committer (or the leader before) opens it."""
 
 
 @dataclass
@@ -176,7 +178,7 @@ class SQLiteStore(Store):
         self.path = os.path.abspath(os.fspath(path))
         self.busy_timeout_s = busy_timeout_s
         self._lock = threading.Lock()
-        self._committed = threading.Condition(threading.Lock())
+        self._group = threading.Lock()  # guards _pending and _leading
         self._pending: list[_Op] = []  # writes waiting for the group commit in progress
         self._leading = False  # a thread of this process is committing a group
         self._group_pid = os.getpid()
@@ -258,33 +260,51 @@ class SQLiteStore(Store):
         threads is committing wait for it, then go together, in order, in one transaction
         (one fsync when any of them is durable) committed by the first of them (see the
         module docstring). Each call returns once its own statement is committed.
+
+        Each waiting write sleeps on its own gate, which the committing thread opens when the
+        write is committed, or when the write is to lead the next group: a commit wakes the
+        threads whose writes it holds and the next leader, no other.
         """
         op = _Op(sql, params, durable)
         if self._group_pid != os.getpid():
             self._reset_group()  # forked while a parent's thread was committing
-        with self._committed:
-            self._pending.append(op)
-            while self._leading and not op.done:
-                self._committed.wait()
-            lead = not op.done
-            if lead:
+        with self._group:
+            if self._leading:
+                op.gate = threading.Lock()
+                op.gate.acquire()
+                self._pending.append(op)
+            else:
                 self._leading = True
-                batch, self._pending = self._pending, []
-        if lead:
-            try:
-                self._commit(batch)
-            finally:
-                with self._committed:
-                    for each in batch:
-                        each.done = True
-                    self._leading = False
-                    self._committed.notify_all()
+        if op.gate is not None:
+            op.gate.acquire()  # opened once committed, or to lead the next group
+        if not op.done:
+            self._lead(op)
         if op.error is not None:
             raise op.error
         return op.rowcount
 
+    def _lead(self, op: _Op) -> None:
+        """Commit ``op`` with every write waiting behind it, then wake their threads and hand
+        the lead to the first write that came meanwhile (or give it up)."""
+        with self._group:
+            batch, self._pending = [op, *self._pending], []
+        try:
+            self._commit(batch)
+        finally:
+            for each in batch:
+                each.done = True
+            with self._group:
+                after = self._pending.pop(0) if self._pending else None
+                self._leading = after is not None
+            for each in batch[1:]:
+                assert each.gate is not None
+                each.gate.release()
+            if after is not None:
+                assert after.gate is not None
+                after.gate.release()
+
     def _reset_group(self) -> None:
-        self._committed = threading.Condition(threading.Lock())
+        self._group = threading.Lock()
         self._pending, self._leading, self._group_pid = [], False, os.getpid()
 
     def _commit(self, batch: list[_Op]) -> None:

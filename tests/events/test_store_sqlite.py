@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,6 +221,83 @@ class TestErrors:
             store.ping()
         store.reopen()
         store.ping()
+        store.close()
+
+
+class BatchRecordingStore(SQLiteStore):
+    """A SQLite store that records the size of each group it commits (then commits it)."""
+
+    def __init__(self, path: Path, **kwargs: Any) -> None:
+        super().__init__(path, **kwargs)
+        self.batches: list[int] = []
+
+    def _commit(self, batch: list[Any]) -> None:
+        self.batches.append(len(batch))
+        super()._commit(batch)
+
+
+def write_at_once(n: int, write: Callable[[int], object]) -> dict[int, object]:
+    """``write(i)`` for i in range(n), each on its own thread, all started at once; returns
+    what each returned, or the exception it raised, once all have."""
+    results: dict[int, object] = {}
+
+    def run(i: int) -> None:
+        try:
+            results[i] = write(i)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "a write never returned"
+    return results
+
+
+class TestGroupCommit:
+    def test_writes_waiting_for_the_lock_go_in_one_group_each_with_its_answer(
+        self, db_path: Path, store_clock: FakeClock
+    ) -> None:
+        """Writes that queue while another commit waits for the lock are committed together,
+        and each gets its own answer: a new key NEW, a known one DUPLICATE, in one group."""
+        store = BatchRecordingStore(db_path, clock=store_clock)
+        for i in range(0, 16, 2):
+            store.enqueue(f"evt:{i}", b"body", queue="inbox")
+        store.batches.clear()
+        blocker = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")  # released from a timer thread, below
+        threading.Timer(0.4, blocker.execute, args=("ROLLBACK",)).start()
+        try:
+            results = write_at_once(16, lambda i: store.enqueue(f"evt:{i}", b"body", queue="inbox"))
+        finally:
+            blocker.close()
+        assert results == {i: Enqueued.DUPLICATE if i % 2 == 0 else Enqueued.NEW for i in range(16)}
+        assert sum(store.batches) == 16
+        assert max(store.batches) >= 8, store.batches  # grouped, not one commit per write
+        assert count_rows(db_path) == 16
+        store.close()
+
+    def test_a_failed_group_fails_its_writes_and_the_next_group_commits(
+        self, db_path: Path, store_clock: FakeClock
+    ) -> None:
+        """While another connection holds the lock past the busy timeout, every waiting write
+        fails with a StoreError (none is left waiting: each failed group hands on the lead);
+        once the lock is free, the next writes all commit."""
+        store = SQLiteStore(db_path, clock=store_clock, busy_timeout_s=0.2)
+        blocker = raw(db_path)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            failed = write_at_once(8, lambda i: store.enqueue(f"evt:{i}", b"x", queue="inbox"))
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert all(isinstance(r, StoreError) for r in failed.values()), failed
+        assert count_rows(db_path) == 0
+        done = write_at_once(8, lambda i: store.enqueue(f"evt:{i}", b"x", queue="inbox"))
+        assert done == dict.fromkeys(range(8), Enqueued.NEW)
+        assert count_rows(db_path) == 8
         store.close()
 
 
