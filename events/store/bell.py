@@ -162,23 +162,30 @@ class SocketRinger:
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
         self._pid = 0
+        self._lock = threading.Lock()
 
     def ring(self, name: bytes | None) -> None:
         if name is None:
             return
         try:
-            if self._sock is None or self._pid != os.getpid():
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-                sock.setblocking(False)
-                self._sock, self._pid = sock, os.getpid()
-            self._sock.sendto(b"!", name)
+            self._socket().sendto(b"!", name)
         except OSError:
             # nobody listens (ECONNREFUSED), or the listener has rings queued already (EAGAIN):
             # either way the entry is in the store, where the next scan finds it
             pass
 
+    def _socket(self) -> socket.socket:
+        """This process's sending socket, made on first use (and again after a fork)."""
+        with self._lock:
+            if self._sock is None or self._pid != os.getpid():
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                sock.setblocking(False)
+                self._sock, self._pid = sock, os.getpid()
+            return self._sock
+
     def close(self) -> None:
         """Close this process's socket (a later ring opens a new one)."""
-        if self._sock is not None and self._pid == os.getpid():
-            self._sock.close()
-        self._sock = None
+        with self._lock:
+            if self._sock is not None and self._pid == os.getpid():
+                self._sock.close()
+            self._sock = None

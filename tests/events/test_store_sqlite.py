@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -299,6 +300,33 @@ class TestGroupCommit:
         assert done == dict.fromkeys(range(8), Enqueued.NEW)
         assert count_rows(db_path) == 8
         store.close()
+
+
+class TestSync:
+    def test_syncs_the_log_or_the_file_when_there_is_no_log(self, db_path: Path) -> None:
+        """sync() fsyncs the write-ahead log; with no log (every connection closed, so SQLite
+        moved it into the file and removed it) it syncs the file itself."""
+        store = SQLiteStore(db_path)
+        store.enqueue("watch:run_1", b"entry", queue="watch", durable=False)
+        assert Path(f"{db_path}-wal").exists()
+        store.sync()
+        store.close()
+        assert not Path(f"{db_path}-wal").exists()
+        reader = SQLiteStore(db_path)
+        reader.sync()
+        assert reader.get("watch:run_1") is not None
+        reader.close()
+
+    def test_a_failed_sync_is_a_store_error_naming_the_file(self, tmp_path: Path) -> None:
+        directory = tmp_path / "gone"
+        directory.mkdir()
+        store = SQLiteStore(directory / "runhook.db")
+        store.close()
+        for name in os.listdir(directory):
+            os.remove(directory / name)
+        directory.rmdir()
+        with pytest.raises(StoreError, match=rf"{directory}/runhook.db: syncing .* failed"):
+            store.sync()
 
 
 class TestPurge:
