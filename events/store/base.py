@@ -51,10 +51,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from runhook.events.keys import payload_hash as hash_payload
+from runhook.events.store.bell import Bell
 from runhook.events.store.records import Census, Claim, Enqueued, Record, Status
 
 if TYPE_CHECKING:
-    from runhook.events.store.bell import Bell
     from runhook.events.store.lease import Lease, Renewer
 
 _RENEWER_LOCK = threading.Lock()
@@ -534,8 +534,6 @@ class Store(ABC):
     def bell(self, queue: str) -> Bell:
         """A listener for ``ring(queue)`` (see ``runhook.events.store.bell``); close it after
         use. This base store's bell hears nothing and only sleeps."""
-        from runhook.events.store.bell import Bell
-
         return Bell()
 
     def sync(self) -> None:  # noqa: B027 - optional hook, most stores have nothing to sync

@@ -14,7 +14,13 @@ import pytest
 from runhook.events.errors import ConfigError, StoreError
 from runhook.events.store import Enqueued, Status, open_store
 from runhook.events.store.sqlite import SCHEMA_VERSION, SQLiteStore
-from tests.plugins.stores import FakeClock, StoreSpec, race_in_processes, run_in_fork
+from tests.plugins.stores import (
+    FakeClock,
+    StoreSpec,
+    race_in_processes,
+    race_in_threads,
+    run_in_fork,
+)
 
 LEASE_S = 30.0
 TTL_S = 10.0
@@ -237,24 +243,12 @@ class BatchRecordingStore(SQLiteStore):
         super()._commit(batch)
 
 
-def write_at_once(n: int, write: Callable[[int], object]) -> dict[int, object]:
-    """``write(i)`` for i in range(n), each on its own thread, all started at once; returns
-    what each returned, or the exception it raised, once all have."""
-    results: dict[int, object] = {}
-
-    def run(i: int) -> None:
-        try:
-            results[i] = write(i)
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-        assert not thread.is_alive(), "a write never returned"
-    return results
+def outcome(write: Callable[[], object]) -> object:
+    """What ``write()`` returned, or the exception it raised (for ``race_in_threads``)."""
+    try:
+        return write()
+    except Exception as exc:
+        return exc
 
 
 class TestGroupCommit:
@@ -271,10 +265,12 @@ class TestGroupCommit:
         blocker.execute("BEGIN IMMEDIATE")  # released from a timer thread, below
         threading.Timer(0.4, blocker.execute, args=("ROLLBACK",)).start()
         try:
-            results = write_at_once(16, lambda i: store.enqueue(f"evt:{i}", b"body", queue="inbox"))
+            results = race_in_threads(
+                16, lambda i: store.enqueue(f"evt:{i}", b"body", queue="inbox")
+            )
         finally:
             blocker.close()
-        assert results == {i: Enqueued.DUPLICATE if i % 2 == 0 else Enqueued.NEW for i in range(16)}
+        assert results == [Enqueued.DUPLICATE if i % 2 == 0 else Enqueued.NEW for i in range(16)]
         assert sum(store.batches) == 16
         assert max(store.batches) >= 8, store.batches  # grouped, not one commit per write
         assert count_rows(db_path) == 16
@@ -290,14 +286,16 @@ class TestGroupCommit:
         blocker = raw(db_path)
         blocker.execute("BEGIN IMMEDIATE")
         try:
-            failed = write_at_once(8, lambda i: store.enqueue(f"evt:{i}", b"x", queue="inbox"))
+            failed = race_in_threads(
+                8, lambda i: outcome(lambda: store.enqueue(f"evt:{i}", b"x", queue="inbox"))
+            )
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
-        assert all(isinstance(r, StoreError) for r in failed.values()), failed
+        assert all(isinstance(r, StoreError) for r in failed), failed
         assert count_rows(db_path) == 0
-        done = write_at_once(8, lambda i: store.enqueue(f"evt:{i}", b"x", queue="inbox"))
-        assert done == dict.fromkeys(range(8), Enqueued.NEW)
+        done = race_in_threads(8, lambda i: store.enqueue(f"evt:{i}", b"x", queue="inbox"))
+        assert done == [Enqueued.NEW] * 8
         assert count_rows(db_path) == 8
         store.close()
 

@@ -20,6 +20,7 @@ import importlib
 import multiprocessing
 import os
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -124,11 +125,14 @@ def race_in_threads(n: int, contender: Callable[[int], T]) -> list[T]:
         except BaseException as exc:  # re-raised in the test's thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    # daemon threads and one deadline for all: a contender that never returns fails the test
+    # after RACE_TIMEOUT_S, not after that much per thread, and does not hold up pytest's exit
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + RACE_TIMEOUT_S
     for thread in threads:
-        thread.join(timeout=RACE_TIMEOUT_S)
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
     if errors:
         raise errors[0]
     assert not any(thread.is_alive() for thread in threads), "a contender never finished"
